@@ -1,0 +1,1 @@
+"""What the web app and the stream worker agree on: settings, the event schema, the data model."""

@@ -1,0 +1,30 @@
+"""Engine and session helpers for code that runs without Flask (the worker, tools, tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.settings import Settings
+
+
+def make_engine(settings: Settings, **options: object) -> Engine:
+    """An engine for DATABASE_URL that survives server restarts (pre-ping)."""
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set")
+    return create_engine(settings.sqlalchemy_url(), pool_pre_ping=True, **options)  # type: ignore[arg-type]
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session

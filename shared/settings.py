@@ -1,0 +1,174 @@
+"""The one place that reads the environment: every setting, its default, and its checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
+
+DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-use-0000"
+DEV_SECRET_KEY = "dev-flask-secret-not-for-production-use-00"
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    """Parse a boolean environment value, refusing anything ambiguous."""
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, raw: str) -> int:
+    """Parse an integer environment value with an error that names the variable."""
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _float(name: str, raw: str) -> float:
+    """Parse a number environment value with an error that names the variable."""
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration; field names are the environment variable names in lower case."""
+
+    app_env: str = "development"
+    log_level: str = "INFO"
+    secret_key: str = DEV_SECRET_KEY
+    jwt_secret_key: str = DEV_JWT_SECRET
+    jwt_access_token_expires: int = 900
+    jwt_refresh_token_expires: int = 30 * 24 * 3600
+    jwt_cookie_secure: bool = False
+    database_url: str = ""
+    database_pool_size: int = 5
+    port: int = 8000
+    # Event publishing (web side).
+    event_publisher: str = ""
+    pubsub_name: str = "kafka-pubsub"
+    dapr_grpc_port: str = ""
+    dapr_http_port: str = ""
+    dapr_timeout_seconds: float = 5.0
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = ""
+    kafka_idempotent_producer: bool | None = None
+    task_events_topic: str = "task-events"
+    task_events_dlq_topic: str = "task-events-dlq"
+    task_events_partitions: int = 6
+    relay_enabled: bool = True
+    relay_poll_seconds: float = 1.0
+    relay_batch_size: int = 500
+    relay_max_backoff_seconds: float = 30.0
+    outbox_retention_hours: float = 24.0
+    readyz_max_backlog: int = 10_000
+    readyz_max_backlog_age_seconds: float = 300.0
+    # Stream worker.
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = 6066
+    worker_url: str = "http://127.0.0.1:6066"
+    worker_data_dir: str = "var/worker"
+    table_store: str = "memory://"
+    counts_timeout_seconds: float = 0.5
+    audit_batch_size: int = 500
+    audit_batch_within_seconds: float = 0.05
+    max_event_bytes: int = 64 * 1024
+    broker_session_timeout: float = 6.0
+    broker_rebalance_timeout: float = 6.0
+    broker_heartbeat_interval: float = 1.0
+    # Mail.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "todo-platform <noreply@localhost>"
+    mail_dir: str = "var/mail"
+
+    @property
+    def is_production(self) -> bool:
+        """Whether development shortcuts (default secrets, plain Kafka) are refused."""
+        return self.app_env == "production"
+
+    @property
+    def publisher(self) -> str:
+        """The event publisher: explicit, else Dapr when a sidecar announced its ports."""
+        if self.event_publisher:
+            return self.event_publisher
+        return "dapr" if (self.dapr_grpc_port or self.dapr_http_port) else "kafka"
+
+    @property
+    def idempotent_producer(self) -> bool:
+        """Idempotent Kafka producer: on for real Kafka (production) unless set explicitly."""
+        if self.kafka_idempotent_producer is None:
+            return self.is_production
+        return self.kafka_idempotent_producer
+
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL in the form SQLAlchemy wants, with the psycopg 3 driver."""
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+
+def _convert(name: str, raw: str, kind: object) -> object:
+    """Convert one raw environment string to the field's declared type."""
+    if kind in ("bool", "bool | None"):
+        return _bool(name, raw)
+    if kind == "int":
+        return _int(name, raw)
+    if kind == "float":
+        return _float(name, raw)
+    return raw
+
+
+def _validate(settings: Settings) -> None:
+    """Refuse combinations that would run unsafely or not at all."""
+    if settings.app_env not in ENVIRONMENTS:
+        raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {settings.app_env!r}")
+    if settings.event_publisher not in ("", "dapr", "kafka"):
+        raise SettingsError(f"EVENT_PUBLISHER must be dapr or kafka, not {settings.event_publisher!r}")
+    if settings.is_production:
+        if settings.jwt_secret_key in (DEV_JWT_SECRET, "") or len(settings.jwt_secret_key) < 32:
+            raise SettingsError("JWT_SECRET_KEY must be set to a random secret of 32+ characters in production")
+        if settings.secret_key in (DEV_SECRET_KEY, "") or len(settings.secret_key) < 32:
+            raise SettingsError("SECRET_KEY must be set to a random secret of 32+ characters in production")
+        if not settings.database_url:
+            raise SettingsError("DATABASE_URL must be set in production")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (the process environment by default)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for field in fields(Settings):
+        name = field.name.upper()
+        if name in env:
+            values[field.name] = _convert(name, env[name], field.type)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _validate(settings)
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,43 @@
+"""Validation of the account forms and JSON bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A validated email (normalised, lower-case) and password."""
+
+    email: str
+    password: str
+
+
+def parse_credentials(body: dict[str, Any], *, check_strength: bool) -> tuple[Credentials | None, dict[str, str]]:
+    """Validate {email, password}; returns the credentials or the per-field errors."""
+    errors: dict[str, str] = {}
+    email = body.get("email")
+    password = body.get("password")
+    normalised = ""
+    if not isinstance(email, str) or not email.strip():
+        errors["email"] = "an email address is required"
+    else:
+        try:
+            normalised = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            errors["email"] = str(exc)
+    if not isinstance(password, str) or not password:
+        errors["password"] = "a password is required"
+    elif check_strength and len(password) < MIN_PASSWORD:
+        errors["password"] = f"must be at least {MIN_PASSWORD} characters"
+    elif len(password) > MAX_PASSWORD:
+        errors["password"] = f"must be at most {MAX_PASSWORD} characters"
+    if errors:
+        return None, errors
+    return Credentials(email=normalised, password=str(password)), {}

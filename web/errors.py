@@ -1,0 +1,94 @@
+"""The API's one error shape, produced here and reused by the JWT handlers.
+
+Every API error is `{"error": {"code", "message", "fields"?}}`; pages get HTML instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask_jwt_extended import unset_jwt_cookies
+from werkzeug.exceptions import HTTPException
+
+from web.extensions import jwt
+
+
+class ApiError(Exception):
+    """An error the API reports to the client as-is."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+
+class ValidationFailed(ApiError):
+    """422 naming each offending field."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        names = ", ".join(sorted(fields))
+        super().__init__(422, "validation_failed", f"invalid fields: {names}", fields)
+
+
+def json_error(status: int, code: str, message: str, fields: dict[str, str] | None = None) -> Response:
+    """Render the API error body with the given status."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    """API paths always answer JSON."""
+    return request.path.startswith("/api/")
+
+
+def _handle_api_error(error: ApiError) -> Response:
+    """Render an ApiError."""
+    return json_error(error.status, error.code, error.message, error.fields)
+
+
+def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
+    """JSON for the API, an HTML page for everything else."""
+    status = error.code or 500
+    code = (error.name or "error").lower().replace(" ", "_")
+    if _wants_json():
+        return json_error(status, code, error.description or code)
+    return render_template("errors/error.html", status=status, error=error), status
+
+
+def _token_problem(code: str, message: str) -> Response:
+    """401 in the API's shape; on pages, back to the login form with the cookies cleared."""
+    if _wants_json():
+        return json_error(401, code, message)
+    response = redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
+    unset_jwt_cookies(response)
+    return response
+
+
+def _register_jwt_handlers() -> None:
+    """Every token problem is a 401 (API) or a trip to the login page (pages)."""
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Response:
+        return _token_problem("missing_token", reason)
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Response:
+        return _token_problem("invalid_token", reason)
+
+    @jwt.expired_token_loader
+    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _token_problem("token_expired", "the token has expired")
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers on the app."""
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    _register_jwt_handlers()

@@ -1,0 +1,17 @@
+"""The checks behind the readiness probe."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+
+def database_problem(*, session: Session) -> str | None:
+    """None when the database answers, else a short reason."""
+    try:
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        session.rollback()
+        return f"unreachable: {type(exc).__name__}"
+    return None

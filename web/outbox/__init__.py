@@ -1,0 +1,1 @@
+"""The transactional outbox: events written with their change, published after commit."""

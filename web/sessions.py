@@ -1,0 +1,79 @@
+"""Browser sessions: JWTs in HttpOnly cookies, CSRF on every form, silent token renewal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, g, request
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    get_jwt_identity,
+    set_access_cookies,
+    set_refresh_cookies,
+    verify_jwt_in_request,
+)
+from flask_jwt_extended.exceptions import NoAuthorizationError
+from jwt import ExpiredSignatureError
+
+from web.extensions import csrf
+
+F = TypeVar("F", bound=Callable[..., Any])
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def login_cookies(response: Response, user_id: str) -> Response:
+    """Put a fresh access and refresh token pair on the response as HttpOnly cookies."""
+    set_access_cookies(response, create_access_token(identity=user_id))
+    set_refresh_cookies(response, create_refresh_token(identity=user_id))
+    return response
+
+
+def page_login_required(view: F) -> F:
+    """Require a signed-in browser; an expired access cookie is renewed from the refresh cookie."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.user_id = _cookie_identity()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def current_user_id() -> str | None:
+    """The signed-in user's id on a page request, or None for a visitor."""
+    try:
+        return _cookie_identity()
+    except Exception:  # any token problem simply means "not signed in" here
+        return None
+
+
+def _cookie_identity() -> str:
+    """The user id from the access cookie, falling back to the refresh cookie."""
+    try:
+        verify_jwt_in_request(locations=["cookies"])
+    except (ExpiredSignatureError, NoAuthorizationError):
+        verify_jwt_in_request(locations=["cookies"], refresh=True)
+        g.renew_access_cookie = True
+    return str(get_jwt_identity())
+
+
+def _protect_forms() -> None:
+    """Check the CSRF token on every unsafe page request (the API uses bearer tokens)."""
+    if request.method in UNSAFE_METHODS and not request.path.startswith("/api/"):
+        csrf.protect()
+
+
+def _renew_access_cookie(response: Response) -> Response:
+    """Issue a new access cookie when this request was let in by the refresh cookie."""
+    if g.get("renew_access_cookie") and g.get("user_id"):
+        set_access_cookies(response, create_access_token(identity=g.user_id))
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Install the CSRF check and the cookie renewal on the app."""
+    app.before_request(_protect_forms)
+    app.after_request(_renew_access_cookie)

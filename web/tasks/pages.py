@@ -1,0 +1,1 @@
+"""Task pages (placeholder until the pages land)."""

@@ -1,0 +1,86 @@
+"""Validation of task input and list queries, and the Task JSON shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.events import format_timestamp
+from shared.models import Task
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 2000
+STATUSES = ("all", "pending", "completed")
+SORTS = ("created_at", "-created_at", "updated_at", "-updated_at", "title")
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """A validated title (trimmed) and description."""
+
+    title: str
+    description: str
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """A validated list query."""
+
+    status: str = "all"
+    q: str = ""
+    sort: str = "-created_at"
+
+
+def parse_task_input(body: dict[str, Any]) -> tuple[TaskInput | None, dict[str, str]]:
+    """Validate {title, description?}; returns the input or the per-field errors."""
+    errors: dict[str, str] = {}
+    title = body.get("title")
+    description = body.get("description")
+    if description is None:
+        description = ""
+    if not isinstance(title, str):
+        errors["title"] = "a title is required" if title is None else "must be a string"
+    else:
+        title = title.strip()
+        if not title:
+            errors["title"] = "must not be empty"
+        elif len(title) > MAX_TITLE:
+            errors["title"] = f"must be at most {MAX_TITLE} characters"
+    if not isinstance(description, str):
+        errors["description"] = "must be a string"
+    elif len(description) > MAX_DESCRIPTION:
+        errors["description"] = f"must be at most {MAX_DESCRIPTION} characters"
+    if errors:
+        return None, errors
+    return TaskInput(title=str(title), description=str(description)), {}
+
+
+def parse_task_query(args: dict[str, str]) -> tuple[TaskQuery | None, dict[str, str]]:
+    """Validate status, q and sort from the query string."""
+    errors: dict[str, str] = {}
+    status = args.get("status") or "all"
+    sort = args.get("sort") or "-created_at"
+    q = (args.get("q") or "").strip()
+    if status not in STATUSES:
+        errors["status"] = f"must be one of {', '.join(STATUSES)}"
+    if sort not in SORTS:
+        errors["sort"] = f"must be one of {', '.join(SORTS)}"
+    if len(q) > MAX_QUERY:
+        errors["q"] = f"must be at most {MAX_QUERY} characters"
+    if errors:
+        return None, errors
+    return TaskQuery(status=status, q=q, sort=sort), {}
+
+
+def task_json(task: Task) -> dict[str, Any]:
+    """The Task object of the API contract."""
+    return {
+        "id": task.id,
+        "user_id": task.user_id,
+        "title": task.title,
+        "description": task.description,
+        "completed": task.completed,
+        "created_at": format_timestamp(task.created_at),
+        "updated_at": format_timestamp(task.updated_at),
+    }
