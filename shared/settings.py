@@ -55,6 +55,8 @@ class Settings:
     jwt_cookie_secure: bool = False
     database_url: str = ""
     database_pool_size: int = 5
+    test_database_url: str = ""
+    test_kafka_bootstrap_servers: str = ""
     port: int = 8000
     # Event publishing (web side).
     event_publisher: str = ""
@@ -166,6 +168,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values)  # type: ignore[arg-type]
     _validate(settings)
     return settings
+
+
+def is_set(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment sets this variable (as opposed to the default applying)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get(name))
+
+
+def environment() -> dict[str, str]:
+    """A copy of the process environment, for launching child processes with changes."""
+    return dict(os.environ)
 
 
 @lru_cache(maxsize=1)
