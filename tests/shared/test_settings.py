@@ -1,0 +1,55 @@
+"""Settings come from the environment in one place, with safe production rules."""
+
+import pytest
+
+from shared.settings import DEV_JWT_SECRET, SettingsError, load_settings
+
+STRONG = "x" * 40
+
+
+def test_defaults_are_for_development():
+    settings = load_settings({})
+    assert settings.app_env == "development"
+    assert settings.jwt_secret_key == DEV_JWT_SECRET
+    assert settings.task_events_topic == "task-events"
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+
+
+def test_values_are_converted_to_their_types():
+    settings = load_settings({"PORT": "9000", "SMTP_STARTTLS": "yes", "DAPR_TIMEOUT_SECONDS": "2.5"})
+    assert (settings.port, settings.smtp_starttls, settings.dapr_timeout_seconds) == (9000, True, 2.5)
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "eighty"), ("SMTP_STARTTLS", "maybe"), ("APP_ENV", "staging")])
+def test_malformed_values_are_refused_with_the_variable_named(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: value})
+
+
+def test_production_refuses_development_secrets():
+    with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
+        load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "SECRET_KEY": STRONG})
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": STRONG})
+    with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
+        load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": "short", "SECRET_KEY": STRONG})
+
+
+def test_production_accepts_real_secrets():
+    settings = load_settings(
+        {"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": STRONG, "SECRET_KEY": STRONG}
+    )
+    assert settings.is_production
+    assert settings.idempotent_producer is True
+
+
+def test_publisher_defaults_to_dapr_when_a_sidecar_announces_itself():
+    assert load_settings({}).publisher == "kafka"
+    assert load_settings({"DAPR_GRPC_PORT": "50001"}).publisher == "dapr"
+    assert load_settings({"DAPR_HTTP_PORT": "3500"}).publisher == "dapr"
+    assert load_settings({"DAPR_GRPC_PORT": "50001", "EVENT_PUBLISHER": "kafka"}).publisher == "kafka"
+
+
+def test_database_url_gets_the_psycopg_driver():
+    assert load_settings({"DATABASE_URL": "postgres://u@h/db"}).sqlalchemy_url() == "postgresql+psycopg://u@h/db"
+    assert load_settings({"DATABASE_URL": "postgresql://u@h/db"}).sqlalchemy_url() == "postgresql+psycopg://u@h/db"
