@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeAlias
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from shared.settings import Settings
+
+# Service functions take either a plain session (worker, tools) or Flask-SQLAlchemy's scoped one.
+SessionLike: TypeAlias = Session | scoped_session[Any]
 
 
 def make_engine(settings: Settings, **options: object) -> Engine:
     """An engine for DATABASE_URL that survives server restarts (pre-ping)."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set")
-    return create_engine(settings.sqlalchemy_url(), pool_pre_ping=True, **options)  # type: ignore[arg-type]
+    return create_engine(settings.sqlalchemy_url(), pool_pre_ping=True, **options)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

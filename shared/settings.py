@@ -64,6 +64,11 @@ class Settings:
     dapr_grpc_port: str = ""
     dapr_http_port: str = ""
     dapr_timeout_seconds: float = 5.0
+    # Where the sidecar listens (the pod's loopback) and the app id Dapr puts in CloudEvents `source`.
+    dapr_host: str = "127.0.0.1"
+    dapr_app_id: str = "todo-web"
+    # Bound on one produce (metadata, send, ack) when publishing straight to Kafka.
+    kafka_timeout_seconds: float = 10.0
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str = ""
@@ -94,6 +99,12 @@ class Settings:
     broker_session_timeout: float = 6.0
     broker_rebalance_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
+    # Consumer group and table-topic prefix; tests give each worker group its own.
+    worker_app_id: str = "todo-streams"
+    # URL other workers use to reach this one (table_route); empty means http://host:port.
+    worker_canonical_url: str = ""
+    # Ceiling of the backoff between retries of a transient failure (database or mail down).
+    retry_max_backoff_seconds: float = 30.0
     # Mail.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -150,7 +161,9 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"EVENT_PUBLISHER must be dapr or kafka, not {settings.event_publisher!r}")
     if settings.is_production:
         if settings.jwt_secret_key in (DEV_JWT_SECRET, "") or len(settings.jwt_secret_key) < 32:
-            raise SettingsError("JWT_SECRET_KEY must be set to a random secret of 32+ characters in production")
+            raise SettingsError(
+                "JWT_SECRET_KEY must be set to a random secret of 32+ characters in production"
+            )
         if settings.secret_key in (DEV_SECRET_KEY, "") or len(settings.secret_key) < 32:
             raise SettingsError("SECRET_KEY must be set to a random secret of 32+ characters in production")
         if not settings.database_url:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, jsonify, make_response, redirect, render_template, request, url_for
 from flask_jwt_extended import unset_jwt_cookies
 from werkzeug.exceptions import HTTPException
 
@@ -66,7 +66,7 @@ def _token_problem(code: str, message: str) -> Response:
     """401 in the API's shape; on pages, back to the login form with the cookies cleared."""
     if _wants_json():
         return json_error(401, code, message)
-    response = redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
+    response = make_response(redirect(url_for("auth.login_page", next=request.full_path.rstrip("?"))))
     unset_jwt_cookies(response)
     return response
 

@@ -15,5 +15,7 @@ def json_body() -> dict[str, Any]:
     if body is None:
         raise ApiError(400, "invalid_json", "the request body must be JSON (Content-Type: application/json)")
     if not isinstance(body, dict):
-        raise ApiError(422, "validation_failed", "the request body must be a JSON object", {"body": "must be an object"})
+        raise ApiError(
+            422, "validation_failed", "the request body must be a JSON object", {"body": "must be an object"}
+        )
     return body

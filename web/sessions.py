@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, g, request
 from flask_jwt_extended import (
@@ -17,17 +17,21 @@ from flask_jwt_extended import (
 )
 from flask_jwt_extended.exceptions import NoAuthorizationError
 from jwt import ExpiredSignatureError
+from werkzeug.wrappers import Response as BaseResponse
 
 from web.extensions import csrf
 
 F = TypeVar("F", bound=Callable[..., Any])
+ResponseT = TypeVar("ResponseT", bound=BaseResponse)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def login_cookies(response: Response, user_id: str) -> Response:
+def login_cookies(response: ResponseT, user_id: str) -> ResponseT:
     """Put a fresh access and refresh token pair on the response as HttpOnly cookies."""
-    set_access_cookies(response, create_access_token(identity=user_id))
-    set_refresh_cookies(response, create_refresh_token(identity=user_id))
+    # flask-jwt-extended annotates Flask's Response, but only uses what redirects have too.
+    cookie_target = cast(Response, response)
+    set_access_cookies(cookie_target, create_access_token(identity=user_id))
+    set_refresh_cookies(cookie_target, create_refresh_token(identity=user_id))
     return response
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import time
@@ -56,7 +57,9 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
 class TansuBroker:
     """A broker process on loopback; `stop()` ends it and, with it, everything it stored."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
@@ -70,7 +73,8 @@ class TansuBroker:
     def start(self) -> TansuBroker:
         """Start the broker and wait until it accepts connections."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(broker_command(self.host, self.port), stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        command = broker_command(self.host, self.port)
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         wait_for_port(self.host, self.port)
         return self
 
@@ -92,12 +96,13 @@ async def create_topics_async(bootstrap_servers: str, topics: dict[str, int]) ->
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name, partitions, 1) for name, partitions in topics.items() if name not in existing]
+        wanted = [
+            NewTopic(name, partitions, 1) for name, partitions in topics.items() if name not in existing
+        ]
         if wanted:
-            try:
+            # Another process may create the same topic between our listing and creating it.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -62,8 +63,10 @@ class Supervisor:
 
     def _relay(self, service: Service) -> None:
         """Copy a service's output line by line under its prefix."""
-        assert service.process and service.process.stdout
-        for raw in service.process.stdout:
+        stream = service.process.stdout if service.process else None
+        if stream is None:
+            return
+        for raw in stream:
             self.say(service.name, raw.decode(errors="replace").rstrip(), service.colour)
 
     def check(self) -> None:
@@ -100,7 +103,5 @@ class Supervisor:
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
     """Signal the process group a service leads (gunicorn and faust have children)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

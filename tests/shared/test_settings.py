@@ -20,7 +20,9 @@ def test_values_are_converted_to_their_types():
     assert (settings.port, settings.smtp_starttls, settings.dapr_timeout_seconds) == (9000, True, 2.5)
 
 
-@pytest.mark.parametrize(("name", "value"), [("PORT", "eighty"), ("SMTP_STARTTLS", "maybe"), ("APP_ENV", "staging")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("PORT", "eighty"), ("SMTP_STARTTLS", "maybe"), ("APP_ENV", "staging")]
+)
 def test_malformed_values_are_refused_with_the_variable_named(name, value):
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value})
@@ -30,14 +32,28 @@ def test_production_refuses_development_secrets():
     with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
         load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "SECRET_KEY": STRONG})
     with pytest.raises(SettingsError, match="SECRET_KEY"):
-        load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": STRONG})
+        load_settings(
+            {"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": STRONG}
+        )
     with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
-        load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": "short", "SECRET_KEY": STRONG})
+        load_settings(
+            {
+                "APP_ENV": "production",
+                "DATABASE_URL": "postgresql://db/x",
+                "JWT_SECRET_KEY": "short",
+                "SECRET_KEY": STRONG,
+            }
+        )
 
 
 def test_production_accepts_real_secrets():
     settings = load_settings(
-        {"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": STRONG, "SECRET_KEY": STRONG}
+        {
+            "APP_ENV": "production",
+            "DATABASE_URL": "postgresql://db/x",
+            "JWT_SECRET_KEY": STRONG,
+            "SECRET_KEY": STRONG,
+        }
     )
     assert settings.is_production
     assert settings.idempotent_producer is True
@@ -51,5 +67,10 @@ def test_publisher_defaults_to_dapr_when_a_sidecar_announces_itself():
 
 
 def test_database_url_gets_the_psycopg_driver():
-    assert load_settings({"DATABASE_URL": "postgres://u@h/db"}).sqlalchemy_url() == "postgresql+psycopg://u@h/db"
-    assert load_settings({"DATABASE_URL": "postgresql://u@h/db"}).sqlalchemy_url() == "postgresql+psycopg://u@h/db"
+    assert (
+        load_settings({"DATABASE_URL": "postgres://u@h/db"}).sqlalchemy_url() == "postgresql+psycopg://u@h/db"
+    )
+    assert (
+        load_settings({"DATABASE_URL": "postgresql://u@h/db"}).sqlalchemy_url()
+        == "postgresql+psycopg://u@h/db"
+    )

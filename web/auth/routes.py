@@ -22,7 +22,9 @@ def register() -> tuple[Response, int]:
     try:
         user = register_user(session=db.session, email=credentials.email, password=credentials.password)
     except EmailTaken:
-        raise ApiError(409, "email_taken", "an account with this email already exists", {"email": "taken"}) from None
+        raise ApiError(
+            409, "email_taken", "an account with this email already exists", {"email": "taken"}
+        ) from None
     return jsonify({"user_id": user.id, "email": user.email}), 201
 
 
@@ -50,4 +52,6 @@ def login() -> Response:
 def refresh() -> Response:
     """Trade a refresh token for a new access token."""
     user_id = get_jwt_identity()
-    return jsonify({"access_token": create_access_token(identity=user_id), "token_type": "Bearer", "user_id": user_id})
+    return jsonify(
+        {"access_token": create_access_token(identity=user_id), "token_type": "Bearer", "user_id": user_id}
+    )

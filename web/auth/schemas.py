@@ -19,7 +19,9 @@ class Credentials:
     password: str
 
 
-def parse_credentials(body: dict[str, Any], *, check_strength: bool) -> tuple[Credentials | None, dict[str, str]]:
+def parse_credentials(
+    body: dict[str, Any], *, check_strength: bool
+) -> tuple[Credentials | None, dict[str, str]]:
     """Validate {email, password}; returns the credentials or the per-field errors."""
     errors: dict[str, str] = {}
     email = body.get("email")
@@ -33,7 +35,7 @@ def parse_credentials(body: dict[str, Any], *, check_strength: bool) -> tuple[Cr
         except EmailNotValidError as exc:
             errors["email"] = str(exc)
     if not isinstance(password, str) or not password:
-        errors["password"] = "a password is required"
+        errors["password"] = "a password is required"  # noqa: S105  (a message, not a secret)
     elif check_strength and len(password) < MIN_PASSWORD:
         errors["password"] = f"must be at least {MIN_PASSWORD} characters"
     elif len(password) > MAX_PASSWORD:

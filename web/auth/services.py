@@ -6,8 +6,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from shared.db import SessionLike
 from shared.models import User
 
 _hasher = PasswordHasher()
@@ -24,7 +24,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def register_user(*, session: Session, email: str, password: str) -> User:
+def register_user(*, session: SessionLike, email: str, password: str) -> User:
     """Create an account, or raise EmailTaken (also when a concurrent request won the race)."""
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken(email)
@@ -38,7 +38,7 @@ def register_user(*, session: Session, email: str, password: str) -> User:
     return user
 
 
-def authenticate(*, session: Session, email: str, password: str) -> User | None:
+def authenticate(*, session: SessionLike, email: str, password: str) -> User | None:
     """The account for these credentials, or None; rehashes when the parameters changed."""
     user = session.scalar(select(User).where(User.email == email))
     try:
@@ -53,12 +53,12 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
     return user
 
 
-def get_user(*, session: Session, user_id: str) -> User | None:
+def get_user(*, session: SessionLike, user_id: str) -> User | None:
     """The account with this id, if any."""
     return session.get(User, user_id)
 
 
-def set_email_notifications(*, session: Session, user_id: str, enabled: bool) -> None:
+def set_email_notifications(*, session: SessionLike, user_id: str, enabled: bool) -> None:
     """Turn completion emails on or off for an account."""
     user = session.get(User, user_id)
     if user is not None:

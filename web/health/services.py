@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+
+from shared.db import SessionLike
 
 
-def database_problem(*, session: Session) -> str | None:
+def database_problem(*, session: SessionLike) -> str | None:
     """None when the database answers, else a short reason."""
     try:
         session.execute(text("SELECT 1"))

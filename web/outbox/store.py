@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy.orm import Session
-
+from shared.db import SessionLike
 from shared.events import TaskEvent
 from shared.models import OutboxEvent
 
@@ -13,7 +12,7 @@ CommitListener = Callable[[list[TaskEvent]], None]
 _listeners: list[CommitListener] = []
 
 
-def add_event(*, session: Session, event: TaskEvent) -> OutboxEvent:
+def add_event(*, session: SessionLike, event: TaskEvent) -> OutboxEvent:
     """Stage the event in the outbox; it commits (or rolls back) with the caller's change."""
     row = OutboxEvent(
         event_id=event.event_id,
@@ -25,7 +24,7 @@ def add_event(*, session: Session, event: TaskEvent) -> OutboxEvent:
     return row
 
 
-def commit_with_events(*, session: Session, events: list[TaskEvent]) -> None:
+def commit_with_events(*, session: SessionLike, events: list[TaskEvent]) -> None:
     """Commit the change together with its events, then hand the events to the listeners."""
     for event in events:
         add_event(session=session, event=event)

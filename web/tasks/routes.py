@@ -54,7 +54,9 @@ def create_task(user_id: str) -> tuple[Response, int]:
     data, errors = parse_task_input(json_body())
     if data is None:
         raise ValidationFailed(errors)
-    task = services.create_task(session=db.session, user_id=user_id, title=data.title, description=data.description)
+    task = services.create_task(
+        session=db.session, user_id=user_id, title=data.title, description=data.description
+    )
     return jsonify(task_json(task)), 201
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import UnaryExpression, or_, select
 
+from shared.db import SessionLike
 from shared.events import new_event
 from shared.models import Task
 from web.outbox.store import commit_with_events
 from web.tasks.schemas import TaskQuery
 
-_ORDER = {
+_ORDER: dict[str, tuple[UnaryExpression[Any], ...]] = {
     "created_at": (Task.created_at.asc(), Task.id.asc()),
     "-created_at": (Task.created_at.desc(), Task.id.desc()),
     "updated_at": (Task.updated_at.asc(), Task.id.asc()),
@@ -21,7 +22,7 @@ _ORDER = {
 }
 
 
-def _record(session: Session, task: Task, event_type: str) -> None:
+def _record(session: SessionLike, task: Task, event_type: str) -> None:
     """Commit the task's current state with an event describing it."""
     event = new_event(
         event_type=event_type,
@@ -39,18 +40,20 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_tasks(*, session: Session, user_id: str, query: TaskQuery) -> list[Task]:
+def list_tasks(*, session: SessionLike, user_id: str, query: TaskQuery) -> list[Task]:
     """The user's tasks, filtered and sorted as asked."""
-    stmt: Select[tuple[Task]] = select(Task).where(Task.user_id == user_id)
+    stmt = select(Task).where(Task.user_id == user_id)
     if query.status != "all":
         stmt = stmt.where(Task.completed.is_(query.status == "completed"))
     if query.q:
         pattern = f"%{_escape_like(query.q)}%"
-        stmt = stmt.where(or_(Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\")))
+        stmt = stmt.where(
+            or_(Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\"))
+        )
     return list(session.scalars(stmt.order_by(*_ORDER[query.sort])))
 
 
-def get_task(*, session: Session, user_id: str, task_id: int, for_update: bool = False) -> Task | None:
+def get_task(*, session: SessionLike, user_id: str, task_id: int, for_update: bool = False) -> Task | None:
     """The user's task, or None when it does not exist or is someone else's."""
     stmt = select(Task).where(Task.id == task_id, Task.user_id == user_id)
     if for_update:
@@ -58,17 +61,21 @@ def get_task(*, session: Session, user_id: str, task_id: int, for_update: bool =
     return session.scalar(stmt)
 
 
-def create_task(*, session: Session, user_id: str, title: str, description: str) -> Task:
+def create_task(*, session: SessionLike, user_id: str, title: str, description: str) -> Task:
     """Add a task and its `created` event in one transaction."""
     now = datetime.now(UTC)
-    task = Task(user_id=user_id, title=title, description=description, completed=False, created_at=now, updated_at=now)
+    task = Task(
+        user_id=user_id, title=title, description=description, completed=False, created_at=now, updated_at=now
+    )
     session.add(task)
     session.flush()
     _record(session, task, "created")
     return task
 
 
-def update_task(*, session: Session, user_id: str, task_id: int, title: str, description: str) -> Task | None:
+def update_task(
+    *, session: SessionLike, user_id: str, task_id: int, title: str, description: str
+) -> Task | None:
     """Replace title and description, with an `updated` event; None when not found."""
     task = get_task(session=session, user_id=user_id, task_id=task_id, for_update=True)
     if task is None:
@@ -78,7 +85,7 @@ def update_task(*, session: Session, user_id: str, task_id: int, title: str, des
     return task
 
 
-def toggle_task(*, session: Session, user_id: str, task_id: int) -> Task | None:
+def toggle_task(*, session: SessionLike, user_id: str, task_id: int) -> Task | None:
     """Flip `completed`: done is a `completed` event, undone an `updated` one."""
     task = get_task(session=session, user_id=user_id, task_id=task_id, for_update=True)
     if task is None:
@@ -88,7 +95,7 @@ def toggle_task(*, session: Session, user_id: str, task_id: int) -> Task | None:
     return task
 
 
-def delete_task(*, session: Session, user_id: str, task_id: int) -> bool:
+def delete_task(*, session: SessionLike, user_id: str, task_id: int) -> bool:
     """Remove a task, with a `deleted` event carrying its last state; False when not found."""
     task = get_task(session=session, user_id=user_id, task_id=task_id, for_update=True)
     if task is None:

@@ -105,7 +105,9 @@ def test_an_access_token_cannot_refresh(client, auth):
 
 def test_a_refresh_token_cannot_call_the_api(client, auth):
     user = auth.register()
-    response = client.get(f"/api/{user.user_id}/tasks", headers={"Authorization": f"Bearer {user.refresh_token}"})
+    response = client.get(
+        f"/api/{user.user_id}/tasks", headers={"Authorization": f"Bearer {user.refresh_token}"}
+    )
     assert response.status_code == 401
 
 
@@ -124,7 +126,7 @@ def test_expired_forged_tampered_and_malformed_tokens_are_401(client, auth, app)
     url = f"/api/{user.user_id}/tasks"
     expired = _forge(app, {"sub": user.user_id, "exp": 1})
     forged = _forge(app, {"sub": user.user_id}, secret="another-secret-of-at-least-32-bytes!")
-    header, payload, signature = user.access_token.split(".")
+    header, _payload, signature = user.access_token.split(".")
     tampered_payload = _forge(app, {"sub": "intruder"}).split(".")[1]
     tampered = f"{header}.{tampered_payload}.{signature}"
     cases = {

@@ -47,18 +47,25 @@ def test_each_operation_writes_exactly_one_event_with_the_exact_schema(client, u
     base = f"/api/{user.user_id}/tasks"
     steps = [
         ("created", lambda: client.post(base, json={"title": "t", "description": "d"}, headers=user.headers)),
-        ("updated", lambda: client.put(f"{base}/1", json={"title": "t2", "description": "d2"}, headers=user.headers)),
+        (
+            "updated",
+            lambda: client.put(f"{base}/1", json={"title": "t2", "description": "d2"}, headers=user.headers),
+        ),
         ("completed", lambda: client.patch(f"{base}/1/complete", headers=user.headers)),
         ("updated", lambda: client.patch(f"{base}/1/complete", headers=user.headers)),
     ]
     for event_type, call in steps:
         before = _outbox(engine)
         task = call().get_json()
-        _assert_exact_schema(_one_new_event(engine, before), event_type=event_type, user_id=user.user_id, task=task)
+        _assert_exact_schema(
+            _one_new_event(engine, before), event_type=event_type, user_id=user.user_id, task=task
+        )
     before = _outbox(engine)
     last = client.get(f"{base}/1", headers=user.headers).get_json()
     assert client.delete(f"{base}/1", headers=user.headers).status_code == 204
-    _assert_exact_schema(_one_new_event(engine, before), event_type="deleted", user_id=user.user_id, task=last)
+    _assert_exact_schema(
+        _one_new_event(engine, before), event_type="deleted", user_id=user.user_id, task=last
+    )
 
 
 def test_reads_and_rejected_requests_write_no_event(client, user, engine):
@@ -87,7 +94,12 @@ def failing_trigger(engine):
                     "BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql"
                 )
             )
-            conn.execute(text(f"CREATE TRIGGER fail_write BEFORE INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION fail_write()"))
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER fail_write BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION fail_write()"
+                )
+            )
 
     yield install
     with engine.begin() as conn:

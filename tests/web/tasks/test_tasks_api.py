@@ -106,14 +106,18 @@ def test_list_sorts(client, user):
     assert _titles(client, user) == ["a", "c", "b"]
     assert _titles(client, user, sort="created_at") == ["b", "c", "a"]
     assert _titles(client, user, sort="title") == ["a", "b", "c"]
-    first = client.get(f"/api/{user.user_id}/tasks", query_string={"sort": "created_at"}, headers=user.headers)
+    first = client.get(
+        f"/api/{user.user_id}/tasks", query_string={"sort": "created_at"}, headers=user.headers
+    )
     first_id = first.get_json()[0]["id"]
     client.put(f"/api/{user.user_id}/tasks/{first_id}", json={"title": "b2"}, headers=user.headers)
     assert _titles(client, user, sort="-updated_at")[0] == "b2"
     assert _titles(client, user, sort="updated_at")[-1] == "b2"
 
 
-@pytest.mark.parametrize(("query", "field"), [({"status": "done"}, "status"), ({"sort": "id"}, "sort"), ({"q": "x" * 201}, "q")])
+@pytest.mark.parametrize(
+    ("query", "field"), [({"status": "done"}, "status"), ({"sort": "id"}, "sort"), ({"q": "x" * 201}, "q")]
+)
 def test_invalid_list_query_is_422_naming_the_field(client, user, query, field):
     response = client.get(f"/api/{user.user_id}/tasks", query_string=query, headers=user.headers)
     assert response.status_code == 422
@@ -146,7 +150,9 @@ def test_invalid_task_body_is_422_naming_the_field(client, user, body, field):
 
 
 def test_title_limits_apply_after_trimming(client, user):
-    response = client.post(f"/api/{user.user_id}/tasks", json={"title": f"  {'x' * 200}  "}, headers=user.headers)
+    response = client.post(
+        f"/api/{user.user_id}/tasks", json={"title": f"  {'x' * 200}  "}, headers=user.headers
+    )
     assert response.status_code == 201
     response = client.post(
         f"/api/{user.user_id}/tasks", json={"title": "x", "description": "d" * 2000}, headers=user.headers
@@ -158,10 +164,14 @@ def test_title_limits_apply_after_trimming(client, user):
 def test_a_body_that_is_not_json_is_400(client, user, method):
     task = _create(client, user)
     url = f"/api/{user.user_id}/tasks" + ("" if method == "post" else f"/{task['id']}")
-    response = getattr(client, method)(url, data="title=x", headers={**user.headers, "Content-Type": "text/plain"})
+    response = getattr(client, method)(
+        url, data="title=x", headers={**user.headers, "Content-Type": "text/plain"}
+    )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_json"
-    broken = getattr(client, method)(url, data="{not json", headers={**user.headers, "Content-Type": "application/json"})
+    broken = getattr(client, method)(
+        url, data="{not json", headers={**user.headers, "Content-Type": "application/json"}
+    )
     assert broken.status_code == 400
 
 
