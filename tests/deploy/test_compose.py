@@ -1,0 +1,130 @@
+"""docker-compose.yml: the services, their healthchecks and an environment the app accepts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_SERVICES = ("migrations", "web", "worker")
+REQUIRED_SECRETS = {"SECRET_KEY", "JWT_SECRET_KEY", "POSTGRES_PASSWORD"}
+VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:\?|:-)(?P<arg>[^}]*))?\}")
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Expand ${VAR}, ${VAR:-default} and ${VAR:?message} as compose does; $$ is a literal $."""
+
+    def expand(match: re.Match[str]) -> str:
+        name, op, arg = match["name"], match["op"], match["arg"]
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise LookupError(f"{name}: {arg}")
+        return arg or ""
+
+    parts = value.split("$$")
+    return "$".join(VARIABLE.sub(expand, part) for part in parts)
+
+
+def service_env(service: str, env: dict[str, str]) -> dict[str, str]:
+    """A service's environment after interpolation."""
+    raw = SERVICES[service].get("environment", {})
+    return {key: interpolate(str(value), env) for key, value in raw.items()}
+
+
+def all_environments(env: dict[str, str]) -> list[dict[str, str]]:
+    """Every service's environment after interpolation."""
+    return [service_env(service, env) for service in SERVICES]
+
+
+SECRETS = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40, "POSTGRES_PASSWORD": "pw"}
+
+
+def test_the_required_services_are_there():
+    expected = {"postgres", "kafka", "migrations", "web", "web-dapr", "worker", "mailpit"}
+    assert expected <= set(SERVICES)
+    assert SERVICES["web-dapr"]["network_mode"] == "service:web"
+    assert SERVICES["web-dapr"]["image"].startswith("daprio/daprd:")
+    assert "KAFKA_PROCESS_ROLES" in SERVICES["kafka"]["environment"]
+
+
+@pytest.mark.parametrize("service", ["postgres", "kafka", "web", "worker", "mailpit"])
+def test_long_running_services_have_healthchecks(service):
+    check = SERVICES[service]["healthcheck"]
+    assert check["test"][0] in {"CMD", "CMD-SHELL"}
+    assert not check.get("disable")
+
+
+def test_dependencies_wait_for_health_or_completion():
+    conditions = set()
+    for name, service in SERVICES.items():
+        for dependency, spec in service.get("depends_on", {}).items():
+            assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
+            conditions.add(spec["condition"])
+            checked = not SERVICES[dependency].get("healthcheck", {"disable": True}).get("disable")
+            # The sidecar joins web's network namespace, and web's healthcheck waits for the sidecar.
+            if checked and (name, dependency) != ("web-dapr", "web"):
+                assert spec["condition"] == "service_healthy", f"{name} -> {dependency}"
+    assert {"service_healthy", "service_completed_successfully"} <= conditions
+    for service in ("web", "worker"):
+        assert SERVICES[service]["depends_on"]["migrations"]["condition"] == "service_completed_successfully"
+
+
+def test_volumes_are_named():
+    declared = set(COMPOSE["volumes"])
+    for service in ("postgres", "kafka", "worker"):
+        for mount in SERVICES[service]["volumes"]:
+            assert mount.split(":")[0] in declared
+
+
+def test_required_secrets_fail_with_a_message():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in REQUIRED_SECRETS:
+        assert re.search(r"\$\{" + name + r":\?[^}]+\}", text), name
+        missing = {key: value for key, value in SECRETS.items() if key != name}
+        with pytest.raises(LookupError, match=name):
+            all_environments(missing)
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_app_environment_covers_the_settings(service):
+    env = service_env(service, SECRETS)
+    known = {field.upper() for field in Settings.__dataclass_fields__}
+    assert set(env) <= known, f"unknown settings: {set(env) - known}"
+    settings = load_settings(env)
+    assert settings.is_production
+    assert settings.database_url.startswith("postgresql://todo:pw@postgres:5432/")
+    assert settings.kafka_bootstrap_servers == "kafka:9092"
+    assert settings.smtp_host == "mailpit"
+    assert settings.task_events_topic == Settings().task_events_topic
+
+
+def test_web_publishes_through_the_sidecar():
+    env = service_env("web", SECRETS)
+    settings = load_settings(env)
+    assert settings.publisher == "dapr"
+    command = SERVICES["web-dapr"]["command"]
+    assert "--app-port=" + env["PORT"] in command
+    assert "--app-id=todo-web" in command
+    mounted = {Path(m.split(":")[0]).name for m in SERVICES["web-dapr"]["volumes"]}
+    assert {"kafka-pubsub.yaml", "statestore.yaml", "resiliency.yaml"} <= mounted
+    for mount in SERVICES["web-dapr"]["volumes"]:
+        assert (ROOT / mount.split(":")[0]).is_file(), mount
+
+
+def test_worker_serves_its_table_views_and_keeps_its_store():
+    settings = load_settings(service_env("worker", SECRETS))
+    assert settings.worker_web_host == "0.0.0.0"  # noqa: S104  (reachable from the web container)
+    assert settings.table_store == "rocksdb://"
+    mounts = dict(m.split(":")[::-1][:2][::-1] for m in SERVICES["worker"]["volumes"])
+    assert settings.worker_data_dir in mounts.values()
+    assert (
+        load_settings(service_env("web", SECRETS)).worker_url == f"http://worker:{settings.worker_web_port}"
+    )
