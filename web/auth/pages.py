@@ -1,11 +1,83 @@
-"""Account pages (placeholder until the pages land): login form target."""
+"""Account pages: register, sign in, sign out and the notification settings."""
 
 from __future__ import annotations
 
+from flask import Response, flash, g, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_jwt_extended import unset_jwt_cookies
+
 from web.auth import bp
+from web.auth.schemas import MIN_PASSWORD, parse_credentials
+from web.auth.services import EmailTaken, authenticate, get_user, register_user, set_email_notifications
+from web.extensions import db
+from web.sessions import login_cookies, page_login_required
+from web.templating import local_path
 
 
-@bp.get("/login")
-def login_page() -> str:
-    """Sign-in page."""
-    return "login"
+def _signed_in_redirect(user_id: str, target: str | None) -> Response:
+    """Send a freshly signed-in browser on, with its session cookies."""
+    response = make_response(redirect(local_path(target) or url_for("tasks.index"), code=303))
+    return login_cookies(response, user_id)
+
+
+def _form(template: str, status: int, **context: object) -> tuple[str, int]:
+    """Render an account form, keeping what was typed (never the password)."""
+    context.setdefault("errors", {})
+    context.setdefault("email", request.form.get("email", ""))
+    context.setdefault("next", local_path(request.values.get("next")) or "")
+    return render_template(template, min_password=MIN_PASSWORD, **context), status
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register_page() -> ResponseReturnValue:
+    """Create an account and sign in; 422 for bad input, 409 when the email is taken."""
+    if request.method == "GET":
+        return _form("auth/register.html", 200)
+    credentials, errors = parse_credentials(request.form.to_dict(), check_strength=True)
+    if credentials is None:
+        return _form("auth/register.html", 422, errors=errors)
+    try:
+        user = register_user(session=db.session, email=credentials.email, password=credentials.password)
+    except EmailTaken:
+        return _form("auth/register.html", 409, errors={"email": "an account with this email already exists"})
+    flash("Welcome! Your account is ready.", "success")
+    return _signed_in_redirect(user.id, request.form.get("next"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login_page() -> ResponseReturnValue:
+    """Sign in with email and password; 422 for bad input, 401 for wrong credentials."""
+    if request.method == "GET":
+        return _form("auth/login.html", 200)
+    credentials, errors = parse_credentials(request.form.to_dict(), check_strength=False)
+    if credentials is None:
+        return _form("auth/login.html", 422, errors=errors)
+    user = authenticate(session=db.session, email=credentials.email, password=credentials.password)
+    if user is None:
+        return _form("auth/login.html", 401, form_error="Wrong email or password.")
+    flash("Signed in.", "success")
+    return _signed_in_redirect(user.id, request.form.get("next"))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Forget the session cookies and go back to the sign-in page."""
+    response = make_response(redirect(url_for("auth.login_page"), code=303))
+    unset_jwt_cookies(response)
+    flash("Signed out.", "success")
+    return response
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@page_login_required
+def settings_page() -> ResponseReturnValue:
+    """Show the account, and turn completion emails on or off."""
+    if request.method == "POST":
+        enabled = request.form.get("email_notifications") is not None
+        set_email_notifications(session=db.session, user_id=g.user_id, enabled=enabled)
+        flash(f"Completion emails are {'on' if enabled else 'off'}.", "success")
+        return redirect(url_for("auth.settings_page"), code=303)
+    user = get_user(session=db.session, user_id=g.user_id)
+    if user is None:
+        return logout()
+    return render_template("auth/settings.html", user=user)
