@@ -1,0 +1,60 @@
+"""Per-type event counts: the stream worker's table first, audit_log when the worker does not answer."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from shared.events import EVENT_TYPES
+from shared.settings import Settings
+from web.audit import services
+
+COUNT_FIELDS = (*EVENT_TYPES, "total")
+
+
+def _settings() -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = current_app.config["TODO_SETTINGS"]
+    return settings
+
+
+def _valid_counts(body: Any, user_id: str) -> dict[str, int] | None:
+    """The worker's counts when its answer matches the contract, else None."""
+    if not isinstance(body, dict) or body.get("user_id", user_id) != user_id:
+        return None
+    counts: dict[str, int] = {}
+    for name in COUNT_FIELDS:
+        value = body.get(name)
+        if type(value) is not int or value < 0:
+            return None
+        counts[name] = value
+    return counts
+
+
+def stream_counts(*, settings: Settings, user_id: str) -> dict[str, int] | None:
+    """Ask the worker's `/counts/<user_id>/` view; None when it is down, slow or answers nonsense."""
+    url = f"{settings.worker_url.rstrip('/')}/counts/{quote(user_id, safe='')}/"
+    # trust_env off: the worker is an in-cluster neighbour, never reached through an HTTP proxy.
+    try:
+        response = httpx.get(url, timeout=settings.counts_timeout_seconds, trust_env=False)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return _valid_counts(body, user_id)
+
+
+def user_counts(*, session: Session, user_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Counts with their source: "stream" from the worker's table, "database" counted in audit_log."""
+    counts = stream_counts(settings=settings or _settings(), user_id=user_id)
+    if counts is not None:
+        return {**counts, "source": "stream"}
+    return {**services.count_events(session=session, user_id=user_id), "source": "database"}
