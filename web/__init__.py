@@ -46,9 +46,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach one blueprint per domain."""
+    from web.audit import bp as audit_bp
     from web.auth import bp as auth_bp
     from web.health import bp as health_bp
     from web.tasks import bp as tasks_bp
 
-    for blueprint in (auth_bp, tasks_bp, health_bp):
+    for blueprint in (auth_bp, tasks_bp, audit_bp, health_bp):
         app.register_blueprint(blueprint)
