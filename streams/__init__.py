@@ -1,0 +1,1 @@
+"""The Faust stream worker: audit log writer, completion emails and per-user counts."""

@@ -1,0 +1,1 @@
+"""Audit: every valid task event written once to `audit_log`."""

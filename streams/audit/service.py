@@ -1,0 +1,71 @@
+"""What the audit agent does with one batch: insert the valid events, dead-letter the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from faust.types import EventT
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.events import TaskEvent
+from shared.settings import Settings
+from streams.audit.store import insert_audit_rows
+from streams.database import worker_sessions
+from streams.deadletter import dead_letter_all
+from streams.decoding import DecodeError, try_decode
+from streams.retry import is_transient_db_error, retry_transient
+
+log = logging.getLogger(__name__)
+
+
+def split_batch(
+    events: Sequence[EventT], *, max_bytes: int
+) -> tuple[list[tuple[EventT, TaskEvent]], list[tuple[EventT, DecodeError]]]:
+    """Decode a batch into (event, TaskEvent) pairs to audit and (event, error) pairs to dead-letter."""
+    good: list[tuple[EventT, TaskEvent]] = []
+    bad: list[tuple[EventT, DecodeError]] = []
+    for event in events:
+        decoded = try_decode(event.message.value, max_bytes=max_bytes)
+        if isinstance(decoded, DecodeError):
+            bad.append((event, decoded))
+        else:
+            good.append((event, decoded))
+    return good, bad
+
+
+async def _insert(task_events: Sequence[TaskEvent], settings: Settings) -> int:
+    """Insert rows in a thread, retrying while the database is unreachable."""
+    return await retry_transient(
+        lambda: asyncio.to_thread(insert_audit_rows, sessions=worker_sessions(settings), events=task_events),
+        is_transient=is_transient_db_error,
+        what="audit insert",
+        max_backoff=settings.retry_max_backoff_seconds,
+    )
+
+
+async def insert_or_isolate(
+    good: list[tuple[EventT, TaskEvent]], settings: Settings
+) -> list[tuple[EventT, DecodeError]]:
+    """Insert the batch; if the database refuses it for good, insert row by row and return the refused."""
+    try:
+        await _insert([task_event for _, task_event in good], settings)
+        return []
+    except SQLAlchemyError as exc:
+        log.error("audit batch of %d refused (%s); isolating the bad rows", len(good), exc)
+    refused: list[tuple[EventT, DecodeError]] = []
+    for event, task_event in good:
+        try:
+            await _insert([task_event], settings)
+        except SQLAlchemyError as exc:
+            refused.append((event, DecodeError("database-rejected", str(exc).splitlines()[0])))
+    return refused
+
+
+async def audit_batch(events: Sequence[EventT], *, settings: Settings) -> None:
+    """Make a batch durable: audit rows committed and poison messages in the DLQ."""
+    good, bad = split_batch(events, max_bytes=settings.max_event_bytes)
+    refused = await insert_or_isolate(good, settings) if good else []
+    dead = [(event, error.reason, error.message) for event, error in [*bad, *refused]]
+    await dead_letter_all(dead, max_backoff=settings.retry_max_backoff_seconds)

@@ -1,0 +1,16 @@
+"""The worker's database sessions: one engine per process, made on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import make_engine, make_sessionmaker
+from shared.settings import Settings
+
+
+@lru_cache(maxsize=4)
+def worker_sessions(settings: Settings) -> sessionmaker[Session]:
+    """Sessions on DATABASE_URL for the agents (their blocking calls run in threads)."""
+    return make_sessionmaker(make_engine(settings, pool_size=4))

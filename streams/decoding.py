@@ -1,0 +1,104 @@
+"""Turn the bytes on `task-events` into a TaskEvent, or a DecodeError saying why not.
+
+Two shapes arrive: Dapr's CloudEvents 1.0 structured JSON (the event in `data`, or base64 JSON in
+`data_base64`) and the bare event object. Both are validated against the shared schema, plus the
+limits the database imposes (column widths, no NUL in JSONB text) so a valid event always inserts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from shared.events import EventValidationError, TaskEvent, parse_event
+
+USER_ID_MAX = 36
+BIGINT_MAX = 2**63 - 1
+
+
+class DecodeError(ValueError):
+    """A message that can never become a TaskEvent; `reason` is a short stable code for the DLQ."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+def _json(raw: bytes | str, what: str) -> Any:
+    """Parse JSON text, mapping every failure to a DecodeError."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise DecodeError("invalid-json", f"{what} is not JSON: {exc}") from None
+
+
+def is_cloudevent(obj: object) -> bool:
+    """Whether a decoded object is a CloudEvents envelope rather than a bare event."""
+    return isinstance(obj, dict) and "specversion" in obj
+
+
+def unwrap_cloudevent(envelope: dict[str, Any]) -> Any:
+    """The event inside a structured CloudEvent: `data` (object or JSON text) or `data_base64`."""
+    if "data_base64" in envelope:
+        encoded = envelope["data_base64"]
+        if not isinstance(encoded, str):
+            raise DecodeError("invalid-envelope", "data_base64 must be a string")
+        try:
+            return _json(base64.b64decode(encoded, validate=True), "data_base64")
+        except binascii.Error:
+            raise DecodeError("invalid-envelope", "data_base64 is not base64") from None
+    if "data" not in envelope:
+        raise DecodeError("invalid-envelope", "CloudEvent has neither data nor data_base64")
+    data = envelope["data"]
+    return _json(data, "data") if isinstance(data, str) else data
+
+
+def _contains_nul(value: Any) -> bool:
+    """Whether any string in a JSON value holds U+0000, which PostgreSQL JSONB cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+def _check_storable(event: TaskEvent, obj: Any) -> None:
+    """Refuse values the schema allows but the audit_log columns cannot hold."""
+    if len(event.user_id) > USER_ID_MAX:
+        raise DecodeError("invalid-event", f"user_id: longer than {USER_ID_MAX} characters")
+    if not 0 <= event.task_id <= BIGINT_MAX:
+        raise DecodeError("invalid-event", "task_id: out of range")
+    if _contains_nul(obj):
+        raise DecodeError("invalid-event", "text must not contain NUL characters")
+
+
+def decode_event(raw: bytes | None, *, max_bytes: int) -> TaskEvent:
+    """Decode and validate one message value (enveloped or bare) into a TaskEvent."""
+    if raw is None:
+        raise DecodeError("empty", "message has no value")
+    if len(raw) > max_bytes:
+        raise DecodeError("oversized", f"{len(raw)} bytes is more than the {max_bytes} allowed")
+    obj = _json(raw, "message")
+    if is_cloudevent(obj):
+        obj = unwrap_cloudevent(obj)
+    try:
+        event = parse_event(obj)
+    except EventValidationError as exc:
+        unknown_type = exc.field == "event_type" and "one of" in exc.message
+        reason = "unknown-event-type" if unknown_type else "invalid-event"
+        raise DecodeError(reason, str(exc)) from None
+    _check_storable(event, obj)
+    return event
+
+
+def try_decode(raw: bytes | None, *, max_bytes: int) -> TaskEvent | DecodeError:
+    """decode_event, returning the error instead of raising (handy in list comprehensions)."""
+    try:
+        return decode_event(raw, max_bytes=max_bytes)
+    except DecodeError as exc:
+        return exc

@@ -1,0 +1,1 @@
+"""Notifications: one completion email per completed event, to users who want them."""

@@ -1,0 +1,70 @@
+"""The completion email: building it, sending it over SMTP, and telling transient failures from permanent."""
+
+from __future__ import annotations
+
+import html
+import smtplib
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from shared.events import TaskEvent
+from shared.settings import Settings
+
+SMTP_TIMEOUT_SECONDS = 15.0
+
+
+class PermanentMailError(Exception):
+    """The mail can never be delivered as it is (bad address, content refused)."""
+
+
+def completed_at_text(event: TaskEvent) -> str:
+    """The completion time as people read it, in UTC."""
+    return event.timestamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def build_completion_message(*, event: TaskEvent, recipient: str, mail_from: str) -> EmailMessage:
+    """A plain-text email with an HTML alternative naming the task and when it was completed."""
+    title = event.task_data.title
+    when = completed_at_text(event)
+    message = EmailMessage()
+    message["Subject"] = f"Task completed: {title}"
+    message["From"] = mail_from
+    try:
+        message["To"] = Address(addr_spec=recipient)
+    except (ValueError, IndexError) as exc:
+        raise PermanentMailError(f"invalid recipient address {recipient!r}: {exc}") from None
+    message["Message-ID"] = make_msgid(idstring=str(event.event_id))
+    message["X-Todo-Event-Id"] = str(event.event_id)
+    message.set_content(f'Your task "{title}" was completed on {when}.\n\nTask #{event.task_id}\n')
+    message.add_alternative(
+        f"<html><body><p>Your task <strong>{html.escape(title)}</strong> was completed on "
+        f"{html.escape(when)}.</p><p>Task #{event.task_id}</p></body></html>\n",
+        subtype="html",
+    )
+    return message
+
+
+def send_message(*, message: EmailMessage, settings: Settings) -> None:
+    """Deliver one message through the configured SMTP server (blocking; run it in a thread)."""
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(message)
+
+
+def is_permanent_mail_error(exc: BaseException) -> bool:
+    """Whether a send failure is about this message (5xx for the recipient or content), not the server."""
+    if isinstance(exc, PermanentMailError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+
+
+def is_transient_mail_error(exc: BaseException) -> bool:
+    """Everything else SMTP or the network raises: server down, 4xx, auth misconfigured -- retry."""
+    return isinstance(exc, smtplib.SMTPException | OSError) and not is_permanent_mail_error(exc)

@@ -1,0 +1,22 @@
+"""The topics the worker reads and writes, named by the settings; values stay raw bytes here."""
+
+from __future__ import annotations
+
+from streams.app import app, settings
+
+# Raw bytes in and out: decoding is ours (streams.decoding), and the DLQ must keep the original bytes.
+task_events = app.topic(
+    settings.task_events_topic,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.task_events_partitions,
+)
+task_events_dlq = app.topic(
+    settings.task_events_dlq_topic,
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
