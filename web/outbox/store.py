@@ -7,6 +7,7 @@ from collections.abc import Callable
 from shared.db import SessionLike
 from shared.events import TaskEvent
 from shared.models import OutboxEvent
+from web.outbox.repository import notify_pending
 
 CommitListener = Callable[[list[TaskEvent]], None]
 _listeners: list[CommitListener] = []
@@ -28,6 +29,8 @@ def commit_with_events(*, session: SessionLike, events: list[TaskEvent]) -> None
     """Commit the change together with its events, then hand the events to the listeners."""
     for event in events:
         add_event(session=session, event=event)
+    if events:
+        notify_pending(session=session)
     session.commit()
     for listener in list(_listeners):
         listener(events)

@@ -1,0 +1,151 @@
+"""The relay on real parts: PostgreSQL, Tansu, the Flask app, a child process that dies."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+
+from shared.db import make_sessionmaker
+from shared.events import new_event
+from shared.settings import Settings
+from tests.conftest import AuthActions
+from tests.web.outbox.conftest import (
+    consume,
+    outbox_order,
+    pending_count,
+    per_user_order,
+    wait_until_published,
+)
+from web.outbox.publishers.base import Outgoing
+from web.outbox.relay import Relay, settle
+from web.outbox.store import commit_with_events
+
+KILLED_CHILD = """
+import os, sys
+from shared.settings import load_settings
+from web import create_app
+from web.extensions import db
+from web.outbox.store import add_commit_listener
+from web.tasks.services import create_task
+
+settings = load_settings({"APP_ENV": "test", "DATABASE_URL": sys.argv[1], "RELAY_ENABLED": "false"})
+app = create_app(settings=settings)
+add_commit_listener(lambda events: os._exit(9))  # dies right after the commit, before any publish
+with app.app_context():
+    create_task(session=db.session, user_id=sys.argv[2], title="survives the crash", description="")
+"""
+
+
+def _wait_leading(relay: Relay, timeout: float = 10.0) -> None:
+    """Block until the relay holds the lock."""
+    deadline = time.monotonic() + timeout
+    while not relay.leading:
+        assert time.monotonic() < deadline, "relay never took the lock"
+        time.sleep(0.02)
+
+
+def test_settle_marks_only_each_users_acked_prefix() -> None:
+    """After a user's failure nothing later of theirs counts as published; other users go on."""
+    batch = [Outgoing(i, user, {}) for i, user in enumerate(["a", "b", "a", "b", "a"], start=1)]
+    acked, failed = settle(batch, [None, "boom", None, None, "late"])
+    assert acked == [1, 3]
+    assert failed == {2: "boom", 5: "late"}
+
+
+def test_a_commit_wakes_the_relay_at_once(
+    kafka_settings: Settings,
+    start_relay: Callable[..., Relay],
+    engine: Engine,
+    client: FlaskClient,
+    auth: AuthActions,
+) -> None:
+    """HTTP commit -> broker ack well under the poll interval: the NOTIFY path, not polling."""
+    relay = start_relay(kafka_settings.__class__(**{**kafka_settings.__dict__, "relay_poll_seconds": 5.0}))
+    _wait_leading(relay)
+    user = auth.register()
+    wait_until_published(engine)
+    latencies = []
+    for n in range(20):
+        created = client.post(f"/api/{user.user_id}/tasks", json={"title": f"t{n}"}, headers=user.headers)
+        answered = time.monotonic()
+        assert created.status_code == 201
+        while pending_count(engine):
+            time.sleep(0.002)
+        latencies.append(time.monotonic() - answered)
+    print(
+        f"\ncommit->published: median {statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+    assert max(latencies) < 2.5
+    records = consume(kafka_settings.kafka_bootstrap_servers, kafka_settings.task_events_topic, expect=20)
+    assert [r.event["task_data"]["title"] for r in sorted(records, key=lambda r: r.offset)] == [
+        f"t{n}" for n in range(20)
+    ]
+
+
+def test_a_process_killed_after_commit_leaves_the_event_to_the_relay(
+    kafka_settings: Settings,
+    start_relay: Callable[..., Relay],
+    engine: Engine,
+    auth: AuthActions,
+    database_url: str,
+) -> None:
+    """The child commits a task and dies before publishing; a relay publishes its event."""
+    user = auth.register()
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_CHILD, database_url, user.user_id], timeout=60, check=False
+    )
+    assert child.returncode == 9
+    assert pending_count(engine) == 1
+    start_relay(kafka_settings)
+    wait_until_published(engine)
+    (record,) = consume(kafka_settings.kafka_bootstrap_servers, kafka_settings.task_events_topic, expect=1)
+    assert record.key == user.user_id
+    assert record.event["task_data"]["title"] == "survives the crash"
+    assert outbox_order(engine)[user.user_id] == [record.event["event_id"]]
+
+
+@pytest.mark.slow
+def test_two_relays_at_once_never_publish_a_row_twice(
+    kafka_settings: Settings, start_relay: Callable[..., Relay], engine: Engine
+) -> None:
+    """Two relays over one outbox, the leader stopped half way: every event once, in per-user order."""
+    factory = make_sessionmaker(engine)
+    users = [f"user-{n}" for n in range(6)]
+    for round_ in range(30):
+        events = [
+            new_event(
+                event_type="updated",
+                user_id=user,
+                task_id=round_,
+                title=f"r{round_}",
+                description="",
+                completed=False,
+            )
+            for user in users
+            for _ in range(2)
+        ]
+        with factory() as session:
+            commit_with_events(session=session, events=events)
+    config = kafka_settings.__class__(**{**kafka_settings.__dict__, "relay_batch_size": 25})
+    first, second = start_relay(config, "relay-a"), start_relay(config, "relay-b")
+    deadline = time.monotonic() + 30
+    while pending_count(engine) > 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    leader = first if first.leading else second
+    assert not (first.leading and second.leading)
+    leader.stop()
+    wait_until_published(engine)
+    records = consume(config.kafka_bootstrap_servers, config.task_events_topic, expect=360)
+    ids = [r.event["event_id"] for r in records]
+    assert len(ids) == 360
+    assert len(set(ids)) == 360
+    assert per_user_order(records) == outbox_order(engine)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT max(attempts) FROM outbox")) == 1

@@ -1,0 +1,136 @@
+"""Publishing straight to Kafka with aiokafka, driven from sync code through a private event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.helpers import create_ssl_context
+
+from shared.settings import Settings
+from web.outbox.publishers.base import Outgoing, failed_all
+from web.outbox.publishers.cloudevents import encode, envelope
+
+log = logging.getLogger(__name__)
+
+
+def producer_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka producer configuration: acks=all, idempotence as configured, auth from settings."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "client_id": f"{settings.dapr_app_id}-relay",
+        "acks": "all",
+        "enable_idempotence": settings.idempotent_producer,
+        "request_timeout_ms": int(settings.kafka_timeout_seconds * 1000),
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password
+    if "SSL" in settings.kafka_security_protocol:
+        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile or None)
+    return options
+
+
+class KafkaPublisher:
+    """Produces CloudEvents envelopes to the events topic, keyed by user_id (one partition per user)."""
+
+    def __init__(self, *, settings: Settings, topic: str | None = None) -> None:
+        self._settings = settings
+        self._topic = topic or settings.task_events_topic
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="kafka-publisher", daemon=True)
+        self._thread.start()
+        self._producer: AIOKafkaProducer | None = None
+
+    def publish(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        """Send the batch and wait for every acknowledgement (bounded by KAFKA_TIMEOUT_SECONDS)."""
+        if not batch:
+            return []
+        return asyncio.run_coroutine_threadsafe(self._publish(batch), self._loop).result()
+
+    def close(self) -> None:
+        """Flush and stop the producer, then the loop thread."""
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._drop_producer(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    async def _started(self) -> AIOKafkaProducer:
+        """The producer, started on first use and after a failed start."""
+        if self._producer is None:
+            producer = AIOKafkaProducer(**producer_options(self._settings))
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _drop_producer(self) -> None:
+        """Stop the producer so the next publish connects afresh."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def _publish(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        """Enqueue every event (aiokafka keeps one request in flight per partition), then await acks."""
+        try:
+            producer = await self._started()
+        except Exception as exc:
+            return failed_all(batch, f"broker unavailable: {type(exc).__name__}: {exc}")
+        acks: list[asyncio.Future[Any]] = []
+        for item in batch:
+            value = encode(self._wrap(item))
+            try:
+                acks.append(
+                    await asyncio.wait_for(
+                        self._send(producer, item, value), self._settings.kafka_timeout_seconds
+                    )
+                )
+            except Exception as exc:
+                # Metadata or buffer trouble: the broker is not taking writes; stop the batch here.
+                reason = f"send failed: {type(exc).__name__}: {exc}"
+                return await self._settle(acks, batch, reason)
+        return await self._settle(acks, batch, "")
+
+    async def _settle(
+        self, acks: list[asyncio.Future[Any]], batch: Sequence[Outgoing], reason: str
+    ) -> list[str | None]:
+        """Await the acks; after any failure reconnect next time, so stale metadata cannot linger."""
+        results = self._results(await asyncio.gather(*acks, return_exceptions=True), batch, reason)
+        if any(result is not None for result in results):
+            await self._drop_producer()
+        return results
+
+    async def _send(self, producer: AIOKafkaProducer, item: Outgoing, value: bytes) -> asyncio.Future[Any]:
+        """Hand one record to the producer; the returned future resolves on the broker's ack."""
+        return await producer.send(self._topic, value=value, key=item.user_id.encode())
+
+    def _wrap(self, item: Outgoing) -> dict[str, Any]:
+        """The event inside the envelope Dapr would have written."""
+        settings = self._settings
+        return envelope(
+            event=item.event, source=settings.dapr_app_id, topic=self._topic, pubsub_name=settings.pubsub_name
+        )
+
+    @staticmethod
+    def _results(outcomes: list[Any], batch: Sequence[Outgoing], unsent_reason: str) -> list[str | None]:
+        """Per-event results: acked (None), the broker's error, or why it was never sent."""
+        results: list[str | None] = []
+        for index in range(len(batch)):
+            outcome = outcomes[index] if index < len(outcomes) else None
+            if index >= len(outcomes):
+                results.append(unsent_reason)
+            elif isinstance(outcome, BaseException):
+                results.append(f"{type(outcome).__name__}: {outcome}")
+            else:
+                results.append(None)
+        return results

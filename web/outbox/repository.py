@@ -1,0 +1,96 @@
+"""The relay's SQL: leadership, the pending queue, marking, pruning and the backlog figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from shared.models import OutboxEvent
+from web.outbox.publishers.base import Outgoing
+
+# Session advisory lock held by the one active relay ("todorela" as a 64-bit key).
+RELAY_LOCK_KEY = 0x746F646F72656C61
+# Channel a commit with events notifies (delivered only if the transaction commits).
+CHANNEL = "outbox_pending"
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Events still waiting: how many (capped) and how long the oldest has waited."""
+
+    pending: int
+    oldest_age_seconds: float
+
+
+def notify_pending(*, session: Session) -> None:
+    """Wake the active relay when this transaction commits (PostgreSQL queues NOTIFY until then)."""
+    session.execute(select(func.pg_notify(CHANNEL, "")))
+
+
+def try_lead(*, conn: Connection) -> bool:
+    """Take the relay lock for this connection's lifetime if nobody holds it, and listen for commits."""
+    held = bool(conn.scalar(select(func.pg_try_advisory_lock(RELAY_LOCK_KEY))))
+    if held:
+        conn.execute(text(f"LISTEN {CHANNEL}"))
+    conn.commit()
+    return held
+
+
+def pending_batch(*, conn: Connection, limit: int) -> list[Outgoing]:
+    """The oldest unpublished rows in commit-id order."""
+    rows = conn.execute(
+        select(OutboxEvent.id, OutboxEvent.user_id, OutboxEvent.payload)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    return [Outgoing(row_id=row.id, user_id=row.user_id, event=row.payload) for row in rows]
+
+
+def mark_published(*, conn: Connection, row_ids: list[int]) -> None:
+    """Record the broker's acknowledgement of these rows."""
+    if row_ids:
+        conn.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(row_ids))
+            .values(published_at=func.now(), attempts=OutboxEvent.attempts + 1, last_error=None)
+        )
+
+
+def record_failures(*, conn: Connection, failures: dict[int, str]) -> None:
+    """Count a failed attempt and keep its reason, for the operator."""
+    if failures:
+        stmt = (
+            update(OutboxEvent)
+            .where(OutboxEvent.id == bindparam("row_id"))
+            .values(attempts=OutboxEvent.attempts + 1, last_error=bindparam("error"))
+        )
+        conn.execute(stmt, [{"row_id": row_id, "error": error[:2000]} for row_id, error in failures.items()])
+
+
+def prune_published(*, conn: Connection, older_than: timedelta, limit: int = 10_000) -> int:
+    """Delete up to `limit` rows published longer ago than the retention period."""
+    old = (
+        select(OutboxEvent.id)
+        .where(OutboxEvent.published_at < func.now() - older_than)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = conn.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(old)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def backlog(*, session: Session | Connection, cap: int) -> Backlog:
+    """Pending count (counted up to cap + 1, so a huge backlog stays cheap) and the oldest's age."""
+    waiting = select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None)).limit(cap + 1).subquery()
+    pending = int(session.scalar(select(func.count()).select_from(waiting)) or 0)
+    oldest = session.scalar(
+        select(func.extract("epoch", func.now() - OutboxEvent.created_at))
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(1)
+    )
+    return Backlog(pending=pending, oldest_age_seconds=round(float(oldest or 0.0), 3))

@@ -1,0 +1,33 @@
+"""`todo-platform relay`: the relay as its own process, for deployments that want it separate."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from sqlalchemy.pool import NullPool
+
+from shared.db import make_engine
+from shared.settings import Settings
+from web.outbox.publishers import make_publisher
+from web.outbox.relay import Relay
+
+
+def run_relay(*, settings: Settings) -> int:
+    """Run the relay in the foreground until SIGINT or SIGTERM, then stop cleanly."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    relay = Relay(
+        engine=make_engine(settings, poolclass=NullPool),
+        publisher=make_publisher(settings),
+        settings=settings,
+    )
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        """Finish the current round, release the lock, exit."""
+        relay.stop(timeout=0)
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    relay.run_forever()
+    return 0
