@@ -48,6 +48,32 @@ def web_service(env: dict[str, str]) -> Service:
     return Service("web", argv, env)
 
 
+def mail_sink_service(env: dict[str, str]) -> Service:
+    """The local SMTP sink on SMTP_HOST:SMTP_PORT, saving each mail as an .eml file in MAIL_DIR."""
+    settings = load_settings(env)
+    argv = [
+        sys.executable, "-m", "shared.devstack.mailsink",
+        "--dir", settings.mail_dir, "--host", settings.smtp_host, "--port", str(settings.smtp_port),
+    ]  # fmt: skip
+    return Service("mail", argv, env)
+
+
+def worker_service(env: dict[str, str]) -> Service:
+    """The Faust stream worker, exactly as the Procfile runs it."""
+    argv = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "info"]
+    return Service("worker", argv, env)
+
+
+def start_mail_and_worker(env: dict[str, str], sup: Supervisor) -> None:
+    """Start the mail sink and the worker, and wait until the worker holds its partitions."""
+    settings = load_settings(env)
+    sup.start(mail_sink_service(env))
+    sup.start(worker_service(env))
+    ready_url = f"http://127.0.0.1:{settings.worker_web_port}/ready/"
+    wait_until_ready(ready_url, sup, timeout=90.0)
+    sup.say("worker", f"holding its partitions; mail lands in {settings.mail_dir}/")
+
+
 def wait_until_ready(url: str, sup: Supervisor, timeout: float = 30.0) -> None:
     """Poll a readiness URL until it answers 200, failing fast if a service dies."""
     deadline = time.monotonic() + timeout
@@ -79,6 +105,7 @@ def run_dev_stack() -> int:
     started = time.monotonic()
     try:
         server = prepare_database(env, sup)
+        start_mail_and_worker(env, sup)
         port = load_settings(env).port
         sup.start(web_service(env))
         wait_until_ready(f"http://127.0.0.1:{port}/readyz", sup)
