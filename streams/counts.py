@@ -9,7 +9,9 @@ names, whoever produced the original event.
 
 Redelivery: every update carries its source partition and offset. A user's events all come from one
 source partition, in order, so an update at or below the last offset counted for that user is a
-redelivery and is skipped; counts stay exact across restarts, not merely at least once.
+redelivery and is skipped; counts stay exact across restarts, not merely at least once. The same
+event published twice (two messages, one event_id) is caught by the user's last RECENT_EVENT_IDS ids,
+so the counts agree with the audit log.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from streams.app import app, settings
 from streams.decoding import try_decode
 from streams.topics import task_events
 
+RECENT_EVENT_IDS = 50
+
 
 class CountUpdate(faust.Record, serializer="json"):
     """One event to count, with where it came from (for spotting redeliveries)."""
 
     user_id: str
+    event_id: str
     event_type: str
     source_partition: int
     source_offset: int
@@ -58,6 +63,7 @@ def count_update(event: EventT, *, max_bytes: int) -> CountUpdate | None:
         return None
     return CountUpdate(
         user_id=decoded.user_id,
+        event_id=str(decoded.event_id),
         event_type=decoded.event_type,
         source_partition=event.message.partition,
         source_offset=event.message.offset,
@@ -68,10 +74,12 @@ def apply_update(current: dict[str, Any] | None, update: CountUpdate) -> dict[st
     """The user's counts after this update, or None when it was already counted (a redelivery)."""
     counts = dict(current or dict.fromkeys((*EVENT_TYPES, "total"), 0))
     seen = counts.get("offsets", {}).get(str(update.source_partition), -1)
-    if update.source_offset <= seen:
+    recent = list(counts.get("recent", []))
+    if update.source_offset <= seen or update.event_id in recent:
         return None
     counts[update.event_type] = counts.get(update.event_type, 0) + 1
     counts["total"] = counts.get("total", 0) + 1
+    counts["recent"] = [*recent, update.event_id][-RECENT_EVENT_IDS:]
     counts["offsets"] = {**counts.get("offsets", {}), str(update.source_partition): update.source_offset}
     return counts
 
