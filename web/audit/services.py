@@ -112,8 +112,11 @@ def list_events(*, session: Session, user_id: str, query: AuditQuery) -> Page:
     )
 
 
-def iter_events(*, session: Session, user_id: str, query: AuditQuery, chunk: int = EXPORT_CHUNK) -> Iterator[Row[Any]]:
+def iter_events(
+    *, session: Session, user_id: str, query: AuditQuery, chunk: int | None = None
+) -> Iterator[Row[Any]]:
     """Every matching row in order, read in keyset chunks so memory stays flat whatever the total."""
+    chunk = chunk or EXPORT_CHUNK
     position = query.first_page()
     while True:
         rows = list(session.execute(events_statement(user_id=user_id, query=_sized(position, chunk), extra=0)))

@@ -87,17 +87,17 @@ def bulk_insert(conn: Connection, *, user_id: str, rows: int, start: datetime) -
         text(
             """
             INSERT INTO audit_log (event_id, event_type, user_id, task_id, event_data, timestamp)
-            SELECT e.id, e.kind, :user_id, e.task, jsonb_build_object(
+            SELECT e.id, e.kind, CAST(:user_id AS varchar), e.task, jsonb_build_object(
                        'event_id', e.id::text, 'event_type', e.kind,
                        'timestamp', to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                       'user_id', :user_id, 'task_id', e.task,
+                       'user_id', CAST(:user_id AS text), 'task_id', e.task,
                        'task_data', jsonb_build_object('title', 'Task ' || e.task,
                                                        'description', 'row ' || e.n, 'completed', e.kind = 'completed')),
                    e.ts
             FROM (SELECT g AS n, gen_random_uuid() AS id, (g / 4 + 1)::bigint AS task,
                          (ARRAY['created', 'updated', 'completed', 'deleted'])[g % 4 + 1] AS kind,
                          CAST(:start AS timestamptz) + g * interval '1 millisecond' AS ts
-                  FROM generate_series(0, :rows - 1) AS g) AS e
+                  FROM generate_series(0, CAST(:rows AS integer) - 1) AS g) AS e
             """
         ),
         {"user_id": user_id, "rows": rows, "start": start},
