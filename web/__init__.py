@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
 
 def _init_extensions(app: Flask) -> None:
     """Bind the extension objects and the app's own subsystems."""
-    from web import errors, sessions, templating
+    from web import errors, outbox, sessions, templating
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
@@ -42,6 +42,7 @@ def _init_extensions(app: Flask) -> None:
     errors.init_app(app)
     sessions.init_app(app)
     templating.init_app(app)
+    outbox.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

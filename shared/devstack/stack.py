@@ -35,6 +35,33 @@ def prepare_database(env: dict[str, str], sup: Supervisor) -> EmbeddedPostgres |
     return server
 
 
+def start_broker(env: dict[str, str], sup: Supervisor) -> None:
+    """Serve Kafka from Tansu on 127.0.0.1:9092 unless KAFKA_BOOTSTRAP_SERVERS is set; create the topics."""
+    from shared.devstack.kafka import broker_command, create_topics, wait_for_port
+
+    if not is_set("KAFKA_BOOTSTRAP_SERVERS", env):
+        host, port = "127.0.0.1", 9092
+        if _listening(host, port):
+            raise ServiceDied(f"{host}:{port} is in use; set KAFKA_BOOTSTRAP_SERVERS to use that broker")
+        sup.start(Service("kafka", broker_command(host, port), env))
+        wait_for_port(host, port)
+        env["KAFKA_BOOTSTRAP_SERVERS"] = f"{host}:{port}"
+        sup.say("kafka", f"Tansu broker (in memory) on {host}:{port}")
+    settings = load_settings(env)
+    topics = {settings.task_events_topic: settings.task_events_partitions, settings.task_events_dlq_topic: 1}
+    create_topics(settings.kafka_bootstrap_servers, topics)
+    sup.say("kafka", f"topics ready: {', '.join(topics)}")
+
+
+def _listening(host: str, port: int) -> bool:
+    """Whether something already accepts connections on host:port."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
 def web_service(env: dict[str, str]) -> Service:
     """Gunicorn serving the Flask app on 127.0.0.1:PORT."""
     port = load_settings(env).port
@@ -105,6 +132,7 @@ def run_dev_stack() -> int:
     started = time.monotonic()
     try:
         server = prepare_database(env, sup)
+        start_broker(env, sup)
         start_mail_and_worker(env, sup)
         port = load_settings(env).port
         sup.start(web_service(env))

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
-from sqlalchemy.orm import Session
 
+from shared.db import SessionLike
 from shared.models import OutboxEvent
 from web.outbox.publishers.base import Outgoing
 
@@ -22,10 +22,10 @@ class Backlog:
     """Events still waiting: how many (capped) and how long the oldest has waited."""
 
     pending: int
-    oldest_age_seconds: float
+    oldest_age: float
 
 
-def notify_pending(*, session: Session) -> None:
+def notify_pending(*, session: SessionLike) -> None:
     """Wake the active relay when this transaction commits (PostgreSQL queues NOTIFY until then)."""
     session.execute(select(func.pg_notify(CHANNEL, "")))
 
@@ -80,10 +80,10 @@ def prune_published(*, conn: Connection, older_than: timedelta, limit: int = 10_
         .scalar_subquery()
     )
     result = conn.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(old)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)
 
 
-def backlog(*, session: Session | Connection, cap: int) -> Backlog:
+def backlog(*, session: SessionLike | Connection, cap: int) -> Backlog:
     """Pending count (counted up to cap + 1, so a huge backlog stays cheap) and the oldest's age."""
     waiting = select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None)).limit(cap + 1).subquery()
     pending = int(session.scalar(select(func.count()).select_from(waiting)) or 0)
@@ -93,4 +93,4 @@ def backlog(*, session: Session | Connection, cap: int) -> Backlog:
         .order_by(OutboxEvent.id)
         .limit(1)
     )
-    return Backlog(pending=pending, oldest_age_seconds=round(float(oldest or 0.0), 3))
+    return Backlog(pending=pending, oldest_age=round(float(oldest or 0.0), 3))

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 _SIDECAR_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
-class _Deadline(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _Deadline(grpc.UnaryUnaryClientInterceptor):
     """Give every unary call a deadline, so a hung sidecar cannot stall the relay."""
 
     def __init__(self, seconds: float) -> None:
@@ -75,7 +75,7 @@ class DaprPublisher:
             self._client = None
 
     def _publish_one(self, client: DaprClient, item: Outgoing) -> str | None:
-        """One PublishEvent call; None on success, else the reason (dropping the client if the sidecar is gone)."""
+        """One PublishEvent call: None, or why not (dropping the client when the sidecar is gone)."""
         try:
             client.publish_event(
                 pubsub_name=self._settings.pubsub_name,
@@ -95,8 +95,8 @@ class DaprPublisher:
         """The client, created once the sidecar answers its health check (never blocks for long)."""
         if self._client is None and self._sidecar_ready():
             # The SDK re-checks health in its constructor from its own settings: point them at ours.
-            dapr_settings.DAPR_HTTP_ENDPOINT = self.health_url
-            dapr_settings.DAPR_HEALTH_TIMEOUT = self._settings.dapr_timeout_seconds
+            setattr(dapr_settings, "DAPR_HTTP_ENDPOINT", self.health_url)  # noqa: B010  (dynamic settings object)
+            setattr(dapr_settings, "DAPR_HEALTH_TIMEOUT", self._settings.dapr_timeout_seconds)  # noqa: B010
             address = f"{self._settings.dapr_host}:{self._settings.dapr_grpc_port or '50001'}"
             self._client = DaprClient(
                 address=address, interceptors=[_Deadline(self._settings.dapr_timeout_seconds)]
