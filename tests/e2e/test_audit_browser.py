@@ -62,8 +62,10 @@ def audit_writer(engine: Engine) -> Iterator[WorkerStandIn]:
 
 @pytest.fixture
 def live_url(settings: Settings, engine: Engine) -> Iterator[str]:
-    """The app on a real threaded server; no worker listens at WORKER_URL, so counts come from the database."""
-    app = create_app({"TESTING": True}, settings=replace(settings, worker_url=f"http://127.0.0.1:{free_port()}"))
+    """The app on a real threaded server; no worker at WORKER_URL, so counts come from the database."""
+    app = create_app(
+        {"TESTING": True}, settings=replace(settings, worker_url=f"http://127.0.0.1:{free_port()}")
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="audit-e2e-server", daemon=True)
     thread.start()
@@ -123,7 +125,9 @@ def expect_counts(page: Page, **expected: int) -> None:
 @pytest.mark.slow
 def test_task_changes_appear_on_the_audit_page(live_url: str, audit_writer: WorkerStandIn) -> None:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: apt-get install -y chromium to run the browser tests")
+        pytest.skip(
+            "Debian's chromium is not installed: apt-get install -y chromium to run the browser tests"
+        )
     from playwright.sync_api import expect, sync_playwright
 
     errors: list[str] = []
@@ -167,8 +171,15 @@ def test_task_changes_appear_on_the_audit_page(live_url: str, audit_writer: Work
             expect(rows).to_have_count(1)
             seen += rows.locator(".audit-title").all_inner_texts()
             assert sorted(seen) == sorted(
-                ["Book dentist", "Buy oat milk", "Write the annual report", "Book dentist", "Call the plumber",
-                 "Buy oat milk", "Write the report"]
+                [
+                    "Book dentist",
+                    "Buy oat milk",
+                    "Write the annual report",
+                    "Book dentist",
+                    "Call the plumber",
+                    "Buy oat milk",
+                    "Write the report",
+                ]
             )
             expect(page.get_by_role("link", name="Older →")).to_have_count(0)
             page.get_by_role("link", name="← Newer").click()

@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import httpx
 from flask import current_app
-from sqlalchemy.orm import Session
 
+from shared.db import SessionLike
 from shared.events import EVENT_TYPES
 from shared.settings import Settings
 from web.audit import services
@@ -52,7 +52,7 @@ def stream_counts(*, settings: Settings, user_id: str) -> dict[str, int] | None:
     return _valid_counts(body, user_id)
 
 
-def user_counts(*, session: Session, user_id: str, settings: Settings | None = None) -> dict[str, Any]:
+def user_counts(*, session: SessionLike, user_id: str, settings: Settings | None = None) -> dict[str, Any]:
     """Counts with their source: "stream" from the worker's table, "database" counted in audit_log."""
     counts = stream_counts(settings=settings or _settings(), user_id=user_id)
     if counts is not None:

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from sqlalchemy import Row
-from sqlalchemy.orm import Session
 
+from shared.db import SessionLike
 from shared.events import format_timestamp
 from web.audit import services
 from web.audit.schemas import AuditQuery, entry_json, task_data
@@ -90,7 +90,7 @@ def ndjson_lines(rows: Iterable[Row[Any]]) -> Iterator[str]:
         yield "".join(json.dumps(entry_json(row), ensure_ascii=False) + "\n" for row in batch)
 
 
-def export_response(*, session: Session, user_id: str, query: AuditQuery, fmt: str) -> Response:
+def export_response(*, session: SessionLike, user_id: str, query: AuditQuery, fmt: str) -> Response:
     """A streamed attachment of every row matching `query` (its limit and cursor do not apply)."""
     rows = services.iter_events(session=session, user_id=user_id, query=query)
     body = csv_lines(rows) if fmt == "csv" else ndjson_lines(rows)

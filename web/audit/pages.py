@@ -30,7 +30,8 @@ def _url(endpoint: str, args: list[tuple[str, str]], **extra: Any) -> str:
     pairs = MultiDict(args)
     for name, value in extra.items():
         pairs.add(name, str(value))
-    return url_for(endpoint, **{key: pairs.getlist(key) for key in pairs})
+    values: dict[str, Any] = {key: pairs.getlist(key) for key in pairs}
+    return url_for(endpoint, **values)
 
 
 def _live(query: AuditQuery, after: int) -> dict[str, Any]:
@@ -84,7 +85,9 @@ def audit_page() -> ResponseReturnValue:
         sort_labels=SORT_LABELS,
         event_types=EVENT_TYPES,
         form=_form_values(query),
-        export_links={fmt: _url("audit.export_page", shown.to_args(limit=False), format=fmt) for fmt in export.FORMATS},
+        export_links={
+            fmt: _url("audit.export_page", shown.to_args(limit=False), format=fmt) for fmt in export.FORMATS
+        },
         **context,
     ), (422 if errors else 200)
 

@@ -200,7 +200,9 @@ def history_items(rows: list[Any]) -> list[dict[str, Any]]:
     previous: dict[str, Any] = {}
     for row in rows:
         current = task_data(row)
-        names = [name for name in ("title", "description", "completed") if name in current or name in previous]
+        names = [
+            name for name in ("title", "description", "completed") if name in current or name in previous
+        ]
         changes = {n: [previous.get(n), current.get(n)] for n in names if previous.get(n) != current.get(n)}
         items.append({**entry_json(row), "changes": changes})
         previous = current

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, func, or_, select, tuple_
-from sqlalchemy.orm import Session
 
+from shared.db import SessionLike
 from shared.events import EVENT_TYPES
 from shared.models import AuditLog
 from web.audit.schemas import AuditQuery, Cursor
@@ -84,7 +84,11 @@ def events_statement(*, user_id: str, query: AuditQuery, extra: int = 1) -> Sele
     stmt = select(*COLUMNS).where(*_filters(user_id=user_id, query=query))
     if cursor is not None:
         stmt = stmt.where(_after(cursor, descending=walk_descending))
-    order = (AuditLog.timestamp.desc(), AuditLog.id.desc()) if walk_descending else (AuditLog.timestamp, AuditLog.id)
+    order = (
+        (AuditLog.timestamp.desc(), AuditLog.id.desc())
+        if walk_descending
+        else (AuditLog.timestamp, AuditLog.id)
+    )
     return stmt.order_by(*order).limit(query.limit + extra)
 
 
@@ -93,7 +97,7 @@ def _position(row: Row[Any], query: AuditQuery, direction: str) -> Cursor:
     return Cursor(timestamp=row.timestamp, id=row.id, sort=query.sort, direction=direction)
 
 
-def list_events(*, session: Session, user_id: str, query: AuditQuery) -> Page:
+def list_events(*, session: SessionLike, user_id: str, query: AuditQuery) -> Page:
     """One page of the user's trail in the asked order, with cursors to the pages after and before it."""
     fetched = list(session.execute(events_statement(user_id=user_id, query=query)))
     more = len(fetched) > query.limit
@@ -113,13 +117,15 @@ def list_events(*, session: Session, user_id: str, query: AuditQuery) -> Page:
 
 
 def iter_events(
-    *, session: Session, user_id: str, query: AuditQuery, chunk: int | None = None
+    *, session: SessionLike, user_id: str, query: AuditQuery, chunk: int | None = None
 ) -> Iterator[Row[Any]]:
     """Every matching row in order, read in keyset chunks so memory stays flat whatever the total."""
     chunk = chunk or EXPORT_CHUNK
     position = query.first_page()
     while True:
-        rows = list(session.execute(events_statement(user_id=user_id, query=_sized(position, chunk), extra=0)))
+        rows = list(
+            session.execute(events_statement(user_id=user_id, query=_sized(position, chunk), extra=0))
+        )
         yield from rows
         if len(rows) < chunk:
             return
@@ -140,7 +146,7 @@ def _sized(query: AuditQuery, limit: int, cursor: Cursor | None = None) -> Audit
     )
 
 
-def events_since(*, session: Session, user_id: str, query: AuditQuery, after_id: int) -> list[Row[Any]]:
+def events_since(*, session: SessionLike, user_id: str, query: AuditQuery, after_id: int) -> list[Row[Any]]:
     """Matching rows stored after row `after_id` (live updates), newest first, at most LIVE_MAX."""
     stmt = (
         select(*COLUMNS)
@@ -151,7 +157,7 @@ def events_since(*, session: Session, user_id: str, query: AuditQuery, after_id:
     return list(session.execute(stmt))
 
 
-def latest_id(*, session: Session) -> int:
+def latest_id(*, session: SessionLike) -> int:
     """The newest stored row id of anyone (0 when none): live polling asks for rows after it.
 
     Global on purpose: max(id) is one primary-key probe, and the live query's `id > n` then
@@ -160,7 +166,7 @@ def latest_id(*, session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.max(AuditLog.id), 0))) or 0)
 
 
-def task_history(*, session: Session, user_id: str, task_id: int) -> list[Row[Any]]:
+def task_history(*, session: SessionLike, user_id: str, task_id: int) -> list[Row[Any]]:
     """One task's events, oldest first (deleted tasks included: the trail outlives the task)."""
     stmt = (
         select(*COLUMNS)
@@ -170,9 +176,13 @@ def task_history(*, session: Session, user_id: str, task_id: int) -> list[Row[An
     return list(session.execute(stmt))
 
 
-def count_events(*, session: Session, user_id: str) -> dict[str, int]:
+def count_events(*, session: SessionLike, user_id: str) -> dict[str, int]:
     """The user's events per type and in total, counted in audit_log (the fallback for the stream's table)."""
-    stmt = select(AuditLog.event_type, func.count()).where(AuditLog.user_id == user_id).group_by(AuditLog.event_type)
+    stmt = (
+        select(AuditLog.event_type, func.count())
+        .where(AuditLog.user_id == user_id)
+        .group_by(AuditLog.event_type)
+    )
     counts = dict.fromkeys(EVENT_TYPES, 0)
     for event_type, count in session.execute(stmt):
         if event_type in counts:

@@ -76,7 +76,9 @@ class Trail:
         """Store one event for this user, later than the previous one; returns it."""
         moment = self.start + self.step * self.count
         self.count += 1
-        event = make_event(user_id=self.user_id, task_id=task_id, event_type=event_type, timestamp=moment, **task)
+        event = make_event(
+            user_id=self.user_id, task_id=task_id, event_type=event_type, timestamp=moment, **task
+        )
         store(self.engine, event)
         return event
 
@@ -92,7 +94,8 @@ def bulk_insert(conn: Connection, *, user_id: str, rows: int, start: datetime) -
                        'timestamp', to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                        'user_id', CAST(:user_id AS text), 'task_id', e.task,
                        'task_data', jsonb_build_object('title', 'Task ' || e.task,
-                                                       'description', 'row ' || e.n, 'completed', e.kind = 'completed')),
+                                                       'description', 'row ' || e.n,
+                                                       'completed', e.kind = 'completed')),
                    e.ts
             FROM (SELECT g AS n, gen_random_uuid() AS id, (g / 4 + 1)::bigint AS task,
                          (ARRAY['created', 'updated', 'completed', 'deleted'])[g % 4 + 1] AS kind,
@@ -111,7 +114,9 @@ def mirror_outbox(engine: Engine, *, after_id: int = 0) -> int:
     """
     with engine.begin() as conn:
         pending = conn.execute(
-            select(OutboxEvent.id, OutboxEvent.payload).where(OutboxEvent.id > after_id).order_by(OutboxEvent.id)
+            select(OutboxEvent.id, OutboxEvent.payload)
+            .where(OutboxEvent.id > after_id)
+            .order_by(OutboxEvent.id)
         ).all()
         for outbox_id, payload in pending:
             conn.execute(

@@ -43,7 +43,11 @@ def test_filter_by_several_event_types(client, user, trail):
     response = client.get(
         f"/api/{user.user_id}/audit?event_type=updated&event_type=deleted", headers=user.headers
     )
-    assert sorted(item["event_type"] for item in response.get_json()["items"]) == ["deleted", "updated", "updated"]
+    assert sorted(item["event_type"] for item in response.get_json()["items"]) == [
+        "deleted",
+        "updated",
+        "updated",
+    ]
     single = _get(client, user, event_type="completed").get_json()["items"]
     assert [item["event_type"] for item in single] == ["completed"]
 
@@ -70,7 +74,9 @@ def test_dates_mean_whole_utc_days(client, user, trail):
     trail.add(task_id=2)
     assert [i["task_id"] for i in _get(client, user, until="2026-03-01").get_json()["items"]] == [1]
     assert [i["task_id"] for i in _get(client, user, since="2026-03-02").get_json()["items"]] == [2]
-    assert [i["task_id"] for i in _get(client, user, since="2026-03-01", until="2026-03-01").get_json()["items"]] == [1]
+    assert [
+        i["task_id"] for i in _get(client, user, since="2026-03-01", until="2026-03-01").get_json()["items"]
+    ] == [1]
 
 
 def test_offsets_other_than_utc_are_understood(client, user, trail):

@@ -81,7 +81,12 @@ def _dispose(app):
 def test_counts_come_from_the_stream_when_the_worker_answers(settings, user, trail, stand_in):
     trail.add("created")
     stand_in.answers[user.user_id] = {
-        "user_id": user.user_id, "created": 5, "updated": 4, "completed": 3, "deleted": 2, "total": 14,
+        "user_id": user.user_id,
+        "created": 5,
+        "updated": 4,
+        "completed": 3,
+        "deleted": 2,
+        "total": 14,
     }
     app, client = _client(settings, stand_in.url)
     body = _counts(client, user)
@@ -118,8 +123,14 @@ def test_counts_fall_back_to_the_database_when_the_worker_is_down(settings, user
 def test_a_slow_worker_times_out_into_the_fallback(settings, user, trail, stand_in):
     _seed(trail)
     stand_in.delay = 1.0
-    stand_in.answers[user.user_id] = {"user_id": user.user_id, "created": 99, "updated": 0, "completed": 0,
-                                      "deleted": 0, "total": 99}
+    stand_in.answers[user.user_id] = {
+        "user_id": user.user_id,
+        "created": 99,
+        "updated": 0,
+        "completed": 0,
+        "deleted": 0,
+        "total": 99,
+    }
     app, client = _client(settings, stand_in.url, counts_timeout_seconds=0.2)
     started = time.monotonic()
     body = _counts(client, user)
@@ -134,7 +145,10 @@ def test_a_slow_worker_times_out_into_the_fallback(settings, user, trail, stand_
     [
         (500, {"error": "boom"}),
         (200, {"created": "many"}),
-        (200, {"user_id": "someone-else", "created": 1, "updated": 1, "completed": 1, "deleted": 1, "total": 4}),
+        (
+            200,
+            {"user_id": "someone-else", "created": 1, "updated": 1, "completed": 1, "deleted": 1, "total": 4},
+        ),
         (200, {"created": -1, "updated": 0, "completed": 0, "deleted": 0, "total": -1}),
     ],
 )
@@ -152,4 +166,11 @@ def test_empty_trail_counts_zero(settings, user):
     app, client = _client(settings, f"http://127.0.0.1:{free_port()}")
     body = _counts(client, user)
     _dispose(app)
-    assert body == {"created": 0, "updated": 0, "completed": 0, "deleted": 0, "total": 0, "source": "database"}
+    assert body == {
+        "created": 0,
+        "updated": 0,
+        "completed": 0,
+        "deleted": 0,
+        "total": 0,
+        "source": "database",
+    }

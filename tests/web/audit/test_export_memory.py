@@ -30,7 +30,8 @@ class ExportServer:
         self.process = subprocess.Popen(
             args, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        assert self.process.stdin and self.process.stdout
+        assert self.process.stdin
+        assert self.process.stdout
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.url = f"http://127.0.0.1:{int(self.stdout.readline())}"
 
@@ -83,6 +84,8 @@ def test_exporting_100k_rows_keeps_memory_bounded(big_trail, server, fmt, expect
     lines, size = _count_lines(base, big_trail.headers)
     seconds = time.monotonic() - started
     growth = server.ask("peak") - before
-    print(f"\n{fmt}: {lines} lines, {size / 1e6:.1f} MB in {seconds:.1f}s; RSS {before} KiB, peak +{growth} KiB")
+    print(
+        f"\n{fmt}: {lines} lines, {size / 1e6:.1f} MB in {seconds:.1f}s; RSS {before} KiB, peak +{growth} KiB"
+    )
     assert lines == expected_lines
     assert growth < MAX_GROWTH_KIB, f"peak RSS grew by {growth} KiB exporting {ROWS} rows"

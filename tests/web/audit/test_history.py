@@ -22,7 +22,11 @@ def test_history_through_the_real_task_api(client, user, engine):
     assert body["task_id"] == task["id"]
     items = body["items"]
     assert [item["event_type"] for item in items] == ["created", "updated", "completed", "deleted"]
-    assert items[0]["changes"] == {"title": [None, "Draft"], "description": [None, "v1"], "completed": [None, False]}
+    assert items[0]["changes"] == {
+        "title": [None, "Draft"],
+        "description": [None, "v1"],
+        "completed": [None, False],
+    }
     assert items[1]["changes"] == {"title": ["Draft", "Final"]}
     assert items[2]["changes"] == {"completed": [False, True]}
     assert items[3]["changes"] == {}
@@ -35,7 +39,10 @@ def test_history_is_in_timestamp_order_not_insert_order(client, user, trail, eng
     from tests.web.audit.factories import make_event, store
 
     trail.add("updated", task_id=3, title="second")
-    store(engine, make_event(user_id=user.user_id, task_id=3, title="first", timestamp=trail.start - timedelta(1)))
+    store(
+        engine,
+        make_event(user_id=user.user_id, task_id=3, title="first", timestamp=trail.start - timedelta(1)),
+    )
     items = _history(client, user, 3).get_json()["items"]
     assert [item["event_data"]["task_data"]["title"] for item in items] == ["first", "second"]
     assert items[1]["changes"] == {"title": ["first", "second"]}

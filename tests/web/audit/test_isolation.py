@@ -51,7 +51,9 @@ def test_ones_own_trail_never_shows_the_other_users_rows(client, two_users):
     everything = client.get(f"{base}/audit", headers=intruder.headers).get_json()["items"]
     assert [item["task_id"] for item in everything] == [2]
     assert client.get(f"{base}/tasks/1/history", headers=intruder.headers).status_code == 404
-    exported = client.get(f"{base}/audit/export?format=ndjson", headers=intruder.headers).get_data(as_text=True)
+    exported = client.get(f"{base}/audit/export?format=ndjson", headers=intruder.headers).get_data(
+        as_text=True
+    )
     assert "secret" not in exported
     assert exported.count("\n") == 1
 

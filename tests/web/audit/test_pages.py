@@ -15,7 +15,9 @@ from web import create_app
 @pytest.fixture
 def browser(settings, user):
     """A signed-in page client whose counts fall back to the database (no worker on that port)."""
-    app = create_app({"TESTING": True}, settings=replace(settings, worker_url=f"http://127.0.0.1:{free_port()}"))
+    app = create_app(
+        {"TESTING": True}, settings=replace(settings, worker_url=f"http://127.0.0.1:{free_port()}")
+    )
     client = app.test_client()
     with app.app_context():
         client.set_cookie("access_token_cookie", create_access_token(identity=user.user_id))
@@ -58,12 +60,16 @@ def test_filters_come_from_the_url_and_stay_in_the_links(browser, trail):
     assert html.count('class="audit-entry"') == 2
     assert 'value="updated" checked' in html
     older = re.search(r'href="([^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
-    assert "event_type=updated" in older and "cursor=" in older
+    assert "event_type=updated" in older
+    assert "cursor=" in older
     page2 = browser.get(older).get_data(as_text=True)
-    assert "item 2" in page2 and "item 1" in page2
+    assert "item 2" in page2
+    assert "item 1" in page2
     newer = re.search(r'href="([^"]+)" rel="prev"', page2).group(1).replace("&amp;", "&")
     page1 = browser.get(newer).get_data(as_text=True)
-    assert "item 4" in page1 and "item 3" in page1 and "item 2" not in page1
+    assert "item 4" in page1
+    assert "item 3" in page1
+    assert "item 2" not in page1
     assert 'rel="prev"' not in page1
     assert "export?event_type=updated&amp;format=csv" in html
 
@@ -93,7 +99,8 @@ def test_live_returns_new_rows_and_counts_out_of_band(browser, trail):
     assert f'data-after="{after}"' in quiet
     trail.add("updated", task_id=1, title="fresh")
     live = browser.get(f"/audit/live?after={after}").get_data(as_text=True)
-    assert "fresh" in live and "old" not in live
+    assert "fresh" in live
+    assert "old" not in live
     assert 'hx-swap-oob="afterbegin:#audit-rows"' in live
     assert "1 new event added" in live
     assert _count(live, "total") == 2
@@ -121,6 +128,7 @@ def test_the_timeline_shows_what_changed(browser, trail):
     trail.add("updated", task_id=5, title="Final")
     trail.add("deleted", task_id=5, title="Final")
     html = browser.get("/audit/tasks/5").get_data(as_text=True)
-    assert "Task #5" in html and "has been deleted" in html
+    assert "Task #5" in html
+    assert "has been deleted" in html
     assert re.search(r"<td>Draft</td>\s*<td>Final</td>", html)
     assert browser.get("/audit/tasks/6").status_code == 404
