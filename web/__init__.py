@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, error handlers."""
     settings = settings or get_settings()
+    _configure_logging(settings)
     app = Flask(
         __name__,
         template_folder=str(FRONTEND / "templates"),
@@ -29,6 +31,12 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     _init_extensions(app)
     _register_blueprints(app)
     return app
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Give the app's own loggers (relay, services) a handler at LOG_LEVEL unless one exists."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _init_extensions(app: Flask) -> None:
