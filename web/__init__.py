@@ -36,7 +36,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
 def _configure_logging(settings: Settings) -> None:
     """Give the app's own loggers (relay, services) a handler at LOG_LEVEL unless one exists."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 def _init_extensions(app: Flask) -> None:
