@@ -44,6 +44,9 @@ class CountUpdate(faust.Record, serializer="json"):
 counts_by_user = app.topic(
     f"{settings.worker_app_id}-counts-by-user",
     key_type=str,
+    # A table serialises str keys as JSON and table_route hashes those bytes: this topic must use the
+    # same key bytes so that a user's updates land on the partition table_route will ask.
+    key_serializer="json",
     value_type=CountUpdate,
     partitions=settings.task_events_partitions,
     internal=True,
@@ -51,7 +54,7 @@ counts_by_user = app.topic(
 user_to_counts = app.Table(
     "user_to_counts",
     key_type=str,
-    value_type=dict,
+    # No value_type: values are plain JSON dicts (value_type=dict breaks changelog recovery).
     partitions=settings.task_events_partitions,
 )
 
