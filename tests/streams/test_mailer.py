@@ -1,0 +1,74 @@
+"""The completion mail: its content, real SMTP delivery, and the transient/permanent split."""
+
+from __future__ import annotations
+
+import email
+import smtplib
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+
+from shared.devstack.kafka import free_port
+from shared.devstack.mailsink import start_sink
+from shared.events import new_event
+from shared.settings import load_settings
+from streams.notifications.mailer import (
+    PermanentMailError,
+    build_completion_message,
+    is_permanent_mail_error,
+    is_transient_mail_error,
+    send_message,
+)
+
+EVENT = new_event(
+    event_type="completed", user_id="u", task_id=3, title="Pay <rent>", description="", completed=True
+)
+
+
+def test_message_names_task_and_time_in_text_and_html() -> None:
+    message = build_completion_message(event=EVENT, recipient="a@example.com", mail_from="x@example.com")
+    assert message["Subject"] == "Task completed: Pay <rent>"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert "Pay <rent>" in text.get_content()
+    assert EVENT.timestamp.strftime("%Y-%m-%d %H:%M UTC") in text.get_content()
+    assert "Pay &lt;rent&gt;" in html.get_content()
+
+
+def test_bad_address_is_permanent() -> None:
+    with pytest.raises(PermanentMailError):
+        build_completion_message(event=EVENT, recipient="not an address", mail_from="x@example.com")
+
+
+def test_sends_through_a_real_smtp_server(tmp_path: Path) -> None:
+    controller, sink = start_sink(tmp_path, port=free_port())
+    try:
+        settings = load_settings({"SMTP_PORT": str(controller.port)})
+        message = build_completion_message(
+            event=EVENT, recipient="a@example.com", mail_from=settings.mail_from
+        )
+        send_message(message=message, settings=settings)
+    finally:
+        controller.stop()
+    [saved] = sink.messages()
+    received = email.message_from_bytes(saved.read_bytes(), policy=default_policy)
+    assert received["To"] == "a@example.com"
+    assert received["X-Envelope-To"] == "a@example.com"
+
+
+def test_server_down_is_transient() -> None:
+    settings = load_settings({"SMTP_PORT": str(free_port())})
+    message = build_completion_message(event=EVENT, recipient="a@example.com", mail_from=settings.mail_from)
+    with pytest.raises(ConnectionRefusedError) as caught:
+        send_message(message=message, settings=settings)
+    assert is_transient_mail_error(caught.value)
+
+
+def test_classification_of_smtp_replies() -> None:
+    assert is_permanent_mail_error(smtplib.SMTPRecipientsRefused({"a@x": (550, b"no such user")}))
+    assert is_transient_mail_error(smtplib.SMTPRecipientsRefused({"a@x": (451, b"try later")}))
+    assert is_transient_mail_error(smtplib.SMTPServerDisconnected("gone"))
+    assert is_transient_mail_error(smtplib.SMTPSenderRefused(550, b"bad sender", "x@example.com"))
