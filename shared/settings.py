@@ -105,6 +105,9 @@ class Settings:
     worker_canonical_url: str = ""
     # Ceiling of the backoff between retries of a transient failure (database or mail down).
     retry_max_backoff_seconds: float = 30.0
+    # Worker producer batch limit. Tests against Tansu set 1 (one record per batch) where changelog
+    # recovery matters: Tansu reports a partition's end offset as its last batch's base offset + 1.
+    kafka_producer_max_batch_bytes: int = 16384
     # Mail.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

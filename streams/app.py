@@ -59,6 +59,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=1,
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        producer_max_batch_size=settings.kafka_producer_max_batch_bytes,
         table_cleanup_interval=30.0,
         # Agents, tables and views register themselves when `faust -A streams.app worker`
         # scans the package; tests import the modules they exercise.

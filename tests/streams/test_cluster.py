@@ -116,7 +116,9 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
 ) -> None:  # type: ignore[no-untyped-def]
     user = add_user(engine, email="crash@example.com")
     events = events_for([user], 1600)
-    first = new_worker(AUDIT_BATCH_SIZE="50")
+    # One record per producer batch so the second worker's changelog recovery is complete on Tansu
+    # (see the rocksdb test below).
+    first = new_worker(AUDIT_BATCH_SIZE="50", KAFKA_PRODUCER_MAX_BATCH_BYTES="1")
     first.wait_ready()
     produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in events])
     wait_for(lambda: audit_count(engine) > 300, what="the first worker to be mid-stream")
@@ -125,7 +127,7 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
         "the worker finished before it was killed; make the stream longer"
     )
 
-    second = new_worker()
+    second = new_worker(KAFKA_PRODUCER_MAX_BATCH_BYTES="1")
     second.wait_ready()
     wait_for(lambda: audit_count(engine) == len(events), timeout=60, what="every event audited")
     with engine.connect() as conn:
@@ -148,7 +150,10 @@ def test_rocksdb_worker_serves_the_same_counts_after_restart(
     users = ["rocks-a", "rocks-b", "rocks-c"]
     events = events_for(users, 6)
     data_dir = str(tmp_path / "rocks")
-    worker = new_worker(TABLE_STORE="rocksdb://", WORKER_DATA_DIR=data_dir)
+    # One record per producer batch: Tansu answers ListOffsets(latest) with the last batch's base
+    # offset + 1 (4 records at offsets 0-3 -> end offset 1), so recovery would stop short of a batch.
+    rocks = {"TABLE_STORE": "rocksdb://", "KAFKA_PRODUCER_MAX_BATCH_BYTES": "1"}
+    worker = new_worker(**rocks, WORKER_DATA_DIR=data_dir)
     worker.wait_ready()
     produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in events])
     for user in users:
@@ -157,9 +162,8 @@ def test_rocksdb_worker_serves_the_same_counts_after_restart(
     assert list((tmp_path / "rocks").rglob("*.sst")) or list((tmp_path / "rocks").rglob("CURRENT"))
 
     # A fresh data directory, as for a pod rescheduled without its volume: the counts must come back
-    # from the changelog alone. (Reusing the old directory trips Faust's persisted-offset consistency
-    # check against Tansu, whose changelog high-water mark lags the offsets it assigned.)
-    again = new_worker(TABLE_STORE="rocksdb://", WORKER_DATA_DIR=str(tmp_path / "rocks-again"))
+    # from the changelog alone.
+    again = new_worker(**rocks, WORKER_DATA_DIR=str(tmp_path / "rocks-again"))
     again.wait_ready()
     for user in users:
         assert again.get(f"/counts/{user}/") == (200, expected_counts(user, 6))
