@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -48,17 +49,20 @@ def helm(tools_bin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 @pytest.fixture(scope="session")
 def render(helm: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..., list[dict[str, Any]]]:
-    """Render the chart with a named value set plus --set-string pairs; fail on any helm error."""
-    cache: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    """Render the chart with a named value set plus --set-string pairs (typed: --set pairs, for
+    booleans and numbers); fail on any helm error."""
+    cache: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
 
-    def run(value_set: str = "default", *sets: str) -> list[dict[str, Any]]:
-        key = (value_set, sets)
+    def run(value_set: str = "default", *sets: str, typed: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        key = (value_set, sets, typed)
         if key not in cache:
             args = ["template", RELEASE, str(CHART), "--namespace", "todo"]
             for path in VALUE_SETS[value_set]:
                 args += ["-f", str(path)]
             for pair in sets:
                 args += ["--set-string", pair]
+            for pair in typed:
+                args += ["--set", pair]
             result = helm(*args)
             assert result.returncode == 0, result.stderr
             cache[key] = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -88,3 +92,42 @@ def lint_args() -> Callable[[str], list[str]]:
         return ["lint", str(CHART), "--strict", *extra]
 
     return args
+
+
+# Variables a container may set that are not settings: Kubernetes helpers for $(VAR) expansion.
+POD_HELPERS = {"POD_IP"}
+# Stand-ins for what Kubernetes fills in at run time (Secrets, the downward API).
+POD_IP = "10.244.1.17"
+
+
+def container_env(config: dict[str, str], container: dict[str, Any]) -> dict[str, str]:
+    """A container's environment as Kubernetes builds it: the ConfigMap, then `env` in order, with
+    $(VAR) expanded only from variables declared earlier (a later one stays literal, as in Kubernetes)."""
+    env = dict(config)
+    for item in container.get("env", []):
+        name = item["name"]
+        if "value" in item:
+            env[name] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), item["value"])
+        elif item["valueFrom"].get("fieldRef", {}).get("fieldPath") == "status.podIP":
+            env[name] = POD_IP
+        elif "KEY" in name:
+            env[name] = "x" * 40
+        elif name == "DATABASE_URL":
+            env[name] = "postgresql://u@h/d"
+        else:
+            env[name] = "from-a-secret"
+    return env
+
+
+@pytest.fixture(scope="session")
+def pod_env() -> Callable[[list[dict[str, Any]], str, str], dict[str, str]]:
+    """The settings environment of the one app container of a rendered workload (kind, name):
+    $(VAR) references expanded, Kubernetes helper variables (POD_IP) left out."""
+
+    def build(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, str]:
+        (config,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == RELEASE]
+        (workload,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+        env = container_env(config["data"], workload["spec"]["template"]["spec"]["containers"][0])
+        return {key: value for key, value in env.items() if key not in POD_HELPERS}
+
+    return build

@@ -102,15 +102,11 @@ def test_chart_annotations_and_components_match_the_settings(render, find, value
 
 
 @pytest.mark.parametrize("value_set", ["default", "production", "incluster"])
-def test_chart_environment_loads_as_production_settings(render, find, value_set):
+def test_chart_environment_loads_as_production_settings(render, find, pod_env, value_set):
     docs = render(value_set)
     config = find(docs, "ConfigMap", "todo-platform")["data"]
     for kind, name in (("Deployment", "todo-platform-web"), ("StatefulSet", "todo-platform-worker")):
-        container = find(docs, kind, name)["spec"]["template"]["spec"]["containers"][0]
-        env = dict(config)
-        for item in container["env"]:
-            # Stand-ins for the values Kubernetes fills in from the Secrets.
-            env[item["name"]] = item.get("value", "x" * 40 if "KEY" in item["name"] else "postgresql://u@h/d")
+        env = pod_env(docs, kind, name)
         unknown = set(env) - {field.upper() for field in Settings.__dataclass_fields__}
         assert not unknown, f"{name} sets variables the app does not read: {unknown}"
         settings = load_settings(env)

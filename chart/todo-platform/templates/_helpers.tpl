@@ -91,6 +91,27 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "http://%s-worker:%d" (include "todo-platform.fullname" .) (int .Values.worker.webPort) }}
 {{- end }}
 
+{{/* Dapr app id of the separate relay's sidecar: not the web app's, so service invocation of the web app never lands on a relay pod. */}}
+{{- define "todo-platform.relayAppId" -}}
+{{- printf "%s-relay" .Values.dapr.appId }}
+{{- end }}
+
+{{/* Dapr app ids the components and the resiliency policy are scoped to. */}}
+{{- define "todo-platform.daprScopes" -}}
+- {{ .Values.dapr.appId }}
+{{- if .Values.relay.separate }}
+- {{ include "todo-platform.relayAppId" . }}
+{{- end }}
+{{- end }}
+
+{{/* How the outbox relay publishes: through the Dapr sidecar or straight to Kafka. */}}
+{{- define "todo-platform.publisherEnv" -}}
+- name: EVENT_PUBLISHER
+  value: {{ ternary "dapr" "kafka" .Values.dapr.enabled | quote }}
+- name: DAPR_TIMEOUT_SECONDS
+  value: {{ .Values.dapr.appTimeoutSeconds | quote }}
+{{- end }}
+
 {{/* Environment shared by every app container: ConfigMap plus secrets from the Secrets. */}}
 {{- define "todo-platform.env" -}}
 - name: SECRET_KEY
