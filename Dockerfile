@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
-# One image, two roles: the web app (default command) and the Faust worker
-# (`faust -A streams.app worker -l info`); migrations run `flask --app web db upgrade`.
+# One image, every role: the web app (default command), the Faust worker
+# (`faust -A streams.app worker -l info`), the optional separate outbox relay
+# (`todo-platform relay`); migrations run `flask --app web db upgrade`.
 # Commands are the Procfile's, so Heroku-style platforms, compose and the chart agree.
 
 ARG PYTHON_VERSION=3.11
@@ -48,10 +49,15 @@ COPY web ./web
 COPY streams ./streams
 COPY frontend ./frontend
 COPY pyproject.toml ./
+# The `todo-platform` console script (pyproject's [project.scripts]) for the relay role. The app
+# runs from /app rather than an installed distribution, so pip never writes it; this is its script.
+RUN printf '#!/opt/venv/bin/python\nimport sys\nfrom shared.cli import main\nsys.exit(main())\n' \
+        > /opt/venv/bin/todo-platform \
+    && chmod 0755 /opt/venv/bin/todo-platform
 USER 10001:10001
 EXPOSE 8000 6066
 VOLUME ["/var/lib/todo-platform/worker"]
-# The web role answers /healthz on $PORT; the worker overrides HEALTHCHECK_URL (compose does).
+# The web role answers /healthz on $PORT; other roles set HEALTHCHECK_URL or their own check (compose does).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import os, urllib.request as r; r.urlopen(os.environ.get('HEALTHCHECK_URL') or 'http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"
 CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --workers 2 --threads 4 'web:create_app()'"]

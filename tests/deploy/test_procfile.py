@@ -27,11 +27,11 @@ def procfile() -> dict[str, list[str]]:
     return entries
 
 
-def test_procfile_has_the_three_process_types():
-    assert set(procfile()) == {"web", "worker", "release"}
+def test_procfile_has_the_four_process_types():
+    assert set(procfile()) == {"web", "worker", "release", "relay"}
 
 
-@pytest.mark.parametrize("process", ["web", "worker", "release"])
+@pytest.mark.parametrize("process", ["web", "worker", "release", "relay"])
 def test_executables_are_installed(process):
     assert (BIN / procfile()[process][0]).exists()
 
@@ -72,6 +72,16 @@ def test_release_command_resolves_the_migrate_cli():
     assert "Upgrade to a later version" in result.stdout
 
 
+def test_relay_command_resolves_the_relay_subcommand():
+    argv = procfile()["relay"]
+    assert argv == ["todo-platform", "relay"]
+    result = subprocess.run(
+        [str(BIN / argv[0]), *argv[1:], "--help"], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: todo-platform relay" in result.stdout
+
+
 def test_image_compose_and_chart_run_the_procfile_commands(render, find):
     commands = {name: shlex.join(argv) for name, argv in procfile().items()}
     raw = {
@@ -92,3 +102,6 @@ def test_image_compose_and_chart_run_the_procfile_commands(render, find):
     assert shlex.join(worker["command"]) == commands["worker"]
     job = find(docs, "Job", "todo-platform-migrations")["spec"]["template"]["spec"]["containers"][0]
     assert raw["release"] in job["command"][-1]
+    docs = render("production", typed=("relay.separate=true",))
+    relay = find(docs, "Deployment", "todo-platform-relay")["spec"]["template"]["spec"]["containers"][0]
+    assert shlex.join(relay["command"]) == commands["relay"]
