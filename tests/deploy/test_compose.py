@@ -15,6 +15,20 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 APP_SERVICES = ("migrations", "web", "worker")
 REQUIRED_SECRETS = {"SECRET_KEY", "JWT_SECRET_KEY", "POSTGRES_PASSWORD"}
+ROLE_SETTINGS = {
+    "worker": {
+        "WORKER_APP_ID",
+        "WORKER_WEB_HOST",
+        "WORKER_WEB_PORT",
+        "WORKER_CANONICAL_URL",
+        "TABLE_STORE",
+        "WORKER_DATA_DIR",
+        "BROKER_SESSION_TIMEOUT",
+        "BROKER_REBALANCE_TIMEOUT",
+        "BROKER_HEARTBEAT_INTERVAL",
+    },
+    "web": {"WORKER_URL", "RELAY_ENABLED", "EVENT_PUBLISHER"},
+}
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:\?|:-)(?P<arg>[^}]*))?\}")
 
 
@@ -104,6 +118,8 @@ def test_app_environment_covers_the_settings(service):
     assert settings.kafka_bootstrap_servers == "kafka:9092"
     assert settings.smtp_host == "mailpit"
     assert settings.task_events_topic == Settings().task_events_topic
+    # What each role needs set explicitly, not left to a default meant for one machine.
+    assert ROLE_SETTINGS.get(service, set()) <= set(env), ROLE_SETTINGS[service] - set(env)
 
 
 def test_web_publishes_through_the_sidecar():
@@ -128,3 +144,33 @@ def test_worker_serves_its_table_views_and_keeps_its_store():
     assert (
         load_settings(service_env("web", SECRETS)).worker_url == f"http://worker:{settings.worker_web_port}"
     )
+
+
+def test_worker_uses_the_dev_group_timing_and_reaches_itself_by_service_name():
+    settings = load_settings(service_env("worker", SECRETS))
+    defaults = Settings()
+    # Fast start-up for a single local worker (the chart sets production's 30/60/3).
+    assert (
+        settings.broker_session_timeout,
+        settings.broker_rebalance_timeout,
+        settings.broker_heartbeat_interval,
+    ) == (6.0, 6.0, 1.0)
+    assert settings.broker_session_timeout == defaults.broker_session_timeout
+    assert settings.broker_heartbeat_interval * 3 <= settings.broker_session_timeout
+    assert settings.worker_canonical_url == f"http://worker:{settings.worker_web_port}"
+    assert settings.worker_app_id == defaults.worker_app_id
+    published = {mapping.split(":")[-1] for mapping in SERVICES["worker"]["ports"]}
+    assert str(settings.worker_web_port) in published
+
+
+def test_worker_is_healthy_once_it_holds_its_partitions():
+    check = " ".join(SERVICES["worker"]["healthcheck"]["test"])
+    port = load_settings(service_env("worker", SECRETS)).worker_web_port
+    assert f"http://127.0.0.1:{port}/ready/" in check
+
+
+def test_web_runs_the_relay_and_asks_the_worker_for_counts():
+    settings = load_settings(service_env("web", SECRETS))
+    assert settings.relay_enabled is True
+    worker = load_settings(service_env("worker", SECRETS))
+    assert settings.worker_url == worker.worker_canonical_url

@@ -12,6 +12,27 @@ from shared.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "dapr-components"
 APP_ID = "todo-web"
+# What each role must set explicitly in the chart (StatefulSet: the worker; Deployment: the web app).
+ROLE_SETTINGS = {
+    "StatefulSet": {
+        "WORKER_APP_ID",
+        "WORKER_WEB_HOST",
+        "WORKER_WEB_PORT",
+        "WORKER_CANONICAL_URL",
+        "TABLE_STORE",
+        "WORKER_DATA_DIR",
+        "BROKER_SESSION_TIMEOUT",
+        "BROKER_REBALANCE_TIMEOUT",
+        "BROKER_HEARTBEAT_INTERVAL",
+    },
+    "Deployment": {
+        "WORKER_URL",
+        "RELAY_ENABLED",
+        "EVENT_PUBLISHER",
+        "READYZ_MAX_BACKLOG",
+        "READYZ_MAX_BACKLOG_AGE_SECONDS",
+    },
+}
 
 
 def _load(name: str) -> dict:
@@ -112,6 +133,8 @@ def test_chart_environment_loads_as_production_settings(render, find, pod_env, v
         settings = load_settings(env)
         assert settings.is_production
         assert settings.kafka_bootstrap_servers
+        missing = ROLE_SETTINGS[kind] - set(env)
+        assert not missing, f"{name} leaves {missing} to defaults meant for one machine"
     worker = find(docs, "StatefulSet", "todo-platform-worker")["spec"]["template"]["spec"]["containers"][0]
     worker_env = {item["name"]: item.get("value") for item in worker["env"]}
     assert worker_env["WORKER_WEB_HOST"] == "0.0.0.0"  # noqa: S104  (reachable from other pods)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +45,23 @@ def test_dockerignore_keeps_secrets_and_clutter_out():
         assert entry in ignored, entry
     for needed in ("shared", "web", "streams", "frontend", "pyproject.toml"):
         assert needed not in ignored
+
+
+def test_image_writes_the_todo_platform_script_the_relay_role_runs(tmp_path):
+    # The image runs the source tree, not an installed distribution, so it writes the console
+    # script itself; run that exact script here (with this venv's python) to prove it resolves.
+    final = STAGES[-1]
+    match = re.search(r"printf '([^']+)'\s*\\\s*\n\s*> /opt/venv/bin/todo-platform", final)
+    assert match, "the final stage no longer writes /opt/venv/bin/todo-platform"
+    script = match[1].replace("\\n", "\n")
+    assert script.startswith("#!/opt/venv/bin/python\n")
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, function = scripts["todo-platform"].split(":")
+    assert f"from {module} import {function}" in script
+    path = tmp_path / "todo-platform"
+    path.write_text(script)
+    result = subprocess.run(
+        [sys.executable, str(path), "relay", "--help"], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: todo-platform relay" in result.stdout

@@ -215,6 +215,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and .Values.web.autoscaling.enabled (gt (int .Values.web.autoscaling.minReplicas) (int .Values.web.autoscaling.maxReplicas)) }}
 {{- $errors = append $errors "web.autoscaling.minReplicas must not exceed web.autoscaling.maxReplicas." }}
 {{- end }}
+{{- $group := .Values.worker.broker }}
+{{- if gt (mulf $group.heartbeatInterval 3) (float64 $group.sessionTimeout) }}
+{{- $errors = append $errors (printf "worker.broker.heartbeatInterval (%v) must be at most a third of worker.broker.sessionTimeout (%v), or a worker misses the session between heartbeats and the group keeps rebalancing." $group.heartbeatInterval $group.sessionTimeout) }}
+{{- end }}
 {{- if lt (int .Values.dapr.maxMessageBytes) (int .Values.events.maxEventBytes) }}
 {{- $errors = append $errors "dapr.maxMessageBytes must be at least events.maxEventBytes, or Dapr rejects the largest events." }}
 {{- end }}
