@@ -57,6 +57,8 @@ class Settings:
     database_pool_size: int = 5
     test_database_url: str = ""
     test_kafka_bootstrap_servers: str = ""
+    # Where `make run` serves its own Tansu broker when KAFKA_BOOTSTRAP_SERVERS is not set.
+    dev_kafka_port: int = 9092
     port: int = 8000
     # Event publishing (web side).
     event_publisher: str = ""
@@ -108,6 +110,8 @@ class Settings:
     # Worker producer batch limit. Tests against Tansu set 1 (one record per batch) where changelog
     # recovery matters: Tansu reports a partition's end offset as its last batch's base offset + 1.
     kafka_producer_max_batch_bytes: int = 16384
+    # Replicas of the topics Faust creates itself (table changelogs, the counts repartition topic).
+    topic_replication_factor: int = 1
     # Mail.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.task_events_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication_factor,
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_max_batch_size=settings.kafka_producer_max_batch_bytes,

@@ -211,3 +211,10 @@ def test_deploy_guide_documents_the_worker_topics_and_the_trade_offs():
         "/ready/",
     ):
         assert phrase in guide, phrase
+
+
+@pytest.mark.parametrize(("value_set", "replicas"), [("default", 1), ("incluster", 1), ("production", 3)])
+def test_the_workers_own_topics_are_replicated_as_the_values_ask(render, pod_env, value_set, replicas):
+    """Topics Faust creates itself (changelog, counts-by-user) get TOPIC_REPLICATION_FACTOR replicas."""
+    settings = load_settings(pod_env(render(value_set), *WORKER))
+    assert settings.topic_replication_factor == replicas
