@@ -36,11 +36,11 @@ def prepare_database(env: dict[str, str], sup: Supervisor) -> EmbeddedPostgres |
 
 
 def start_broker(env: dict[str, str], sup: Supervisor) -> None:
-    """Serve Kafka from Tansu on 127.0.0.1:9092 unless KAFKA_BOOTSTRAP_SERVERS is set; create the topics."""
+    """Serve Kafka from Tansu on 127.0.0.1:DEV_KAFKA_PORT unless KAFKA_BOOTSTRAP_SERVERS is set; make topics."""
     from shared.devstack.kafka import broker_command, create_topics, wait_for_port
 
     if not is_set("KAFKA_BOOTSTRAP_SERVERS", env):
-        host, port = "127.0.0.1", 9092
+        host, port = "127.0.0.1", load_settings(env).dev_kafka_port
         if _listening(host, port):
             raise ServiceDied(f"{host}:{port} is in use; set KAFKA_BOOTSTRAP_SERVERS to use that broker")
         sup.start(Service("kafka", broker_command(host, port), env))
