@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from shared.settings import Settings
 from web import create_app
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.kafka"]
+pytest_plugins = [f"tests.fixtures.{name}" for name in ("database", "kafka", "streams", "pipeline")]
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from shared.devstack.mailsink import SaveToDirectory
 from shared.events import EVENT_TYPES, TaskEvent, new_event
 from shared.models import AuditLog, SentNotification
 from tests.fixtures.kafka import Topics
-from tests.streams.conftest import add_user, make_worker
-from tests.streams.helpers import Worker, bare, cloudevent, keyed, produce, wait_for
+from tests.fixtures.streams import Worker, make_worker, wait_for
+from tests.streams.conftest import add_user
+from tests.streams.helpers import bare, cloudevent, keyed, produce
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,9 @@ from shared.devstack.mailsink import SaveToDirectory
 from shared.events import EVENT_TYPES, format_timestamp, new_event
 from shared.models import AuditLog, SentNotification
 from tests.fixtures.kafka import Topics
+from tests.fixtures.streams import Worker, wait_for
 from tests.streams.conftest import add_user
-from tests.streams.helpers import Worker, bare, cloudevent, keyed, produce, read_topic, wait_for
+from tests.streams.helpers import bare, cloudevent, keyed, produce, read_topic
 
 pytestmark = pytest.mark.slow
 
