@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from flask import Flask
-from playwright.sync_api import Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 from sqlalchemy import Engine, select
-from werkzeug.serving import make_server
 
 from shared.models import OutboxEvent
+from tests.e2e.conftest import shoot
 
-CHROMIUM = Path("/usr/bin/chromium")
-NO_CHROMIUM = "Debian's chromium is not installed: apt-get install -y chromium to run the browser tests"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 XSS = "<script>alert(1)</script>"
 EMAIL, PASSWORD = "browser@example.com", "correct horse battery"
 
@@ -34,24 +19,6 @@ def refuse(dialog: Dialog, seen: list[str]) -> None:
     """Note a dialog the page opened (none should ever open) and dismiss it."""
     seen.append(dialog.message)
     dialog.dismiss()
-
-
-def shoot(page: Page, name: str) -> None:
-    """Save a full-page screenshot under var/screenshots for a person to look at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled")
-
-
-@pytest.fixture
-def live_url(app: Flask) -> Iterator[str]:
-    """The app served by a real threaded WSGI server on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
 
 
 def sign_up_and_back_in(page: Page, live_url: str) -> None:
@@ -120,27 +87,20 @@ def escaping_and_live_search(page: Page) -> None:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_person_manages_tasks_in_the_browser(live_url: str, engine: Engine) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(NO_CHROMIUM)
+def test_a_person_manages_tasks_in_the_browser(browser: Browser, live_url: str, engine: Engine) -> None:
     dialogs: list[str] = []
     page_errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.set_default_timeout(15_000)
-            page.on("dialog", lambda dialog: refuse(dialog, dialogs))
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
-            sign_up_and_back_in(page, live_url)
-            create_edit_complete_delete(page)
-            escaping_and_live_search(page)
-            page.mouse.move(0, 0)
-            shoot(page, "tasks")
-            page.set_viewport_size({"width": 390, "height": 844})
-            shoot(page, "tasks-mobile")
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.set_default_timeout(15_000)
+    page.on("dialog", lambda dialog: refuse(dialog, dialogs))
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    sign_up_and_back_in(page, live_url)
+    create_edit_complete_delete(page)
+    escaping_and_live_search(page)
+    page.mouse.move(0, 0)
+    shoot(page, "tasks")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "tasks-mobile")
     assert dialogs == [], f"the page opened a dialog: {dialogs}"
     assert page_errors == [], f"the page raised script errors: {page_errors}"
     with engine.connect() as conn:
