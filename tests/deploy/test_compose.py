@@ -9,26 +9,14 @@ import pytest
 import yaml
 
 from shared.settings import Settings, load_settings
+from tests.deploy.roles import WEB_SETTINGS, WORKER_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 APP_SERVICES = ("migrations", "web", "worker")
 REQUIRED_SECRETS = {"SECRET_KEY", "JWT_SECRET_KEY", "POSTGRES_PASSWORD"}
-ROLE_SETTINGS = {
-    "worker": {
-        "WORKER_APP_ID",
-        "WORKER_WEB_HOST",
-        "WORKER_WEB_PORT",
-        "WORKER_CANONICAL_URL",
-        "TABLE_STORE",
-        "WORKER_DATA_DIR",
-        "BROKER_SESSION_TIMEOUT",
-        "BROKER_REBALANCE_TIMEOUT",
-        "BROKER_HEARTBEAT_INTERVAL",
-    },
-    "web": {"WORKER_URL", "RELAY_ENABLED", "EVENT_PUBLISHER"},
-}
+ROLE_SETTINGS = {"worker": WORKER_SETTINGS, "web": WEB_SETTINGS}
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:\?|:-)(?P<arg>[^}]*))?\}")
 
 

@@ -8,31 +8,12 @@ import pytest
 import yaml
 
 from shared.settings import Settings, load_settings
+from tests.deploy.roles import CLUSTER_WEB_SETTINGS, WORKER_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS = ROOT / "dapr-components"
 APP_ID = "todo-web"
-# What each role must set explicitly in the chart (StatefulSet: the worker; Deployment: the web app).
-ROLE_SETTINGS = {
-    "StatefulSet": {
-        "WORKER_APP_ID",
-        "WORKER_WEB_HOST",
-        "WORKER_WEB_PORT",
-        "WORKER_CANONICAL_URL",
-        "TABLE_STORE",
-        "WORKER_DATA_DIR",
-        "BROKER_SESSION_TIMEOUT",
-        "BROKER_REBALANCE_TIMEOUT",
-        "BROKER_HEARTBEAT_INTERVAL",
-    },
-    "Deployment": {
-        "WORKER_URL",
-        "RELAY_ENABLED",
-        "EVENT_PUBLISHER",
-        "READYZ_MAX_BACKLOG",
-        "READYZ_MAX_BACKLOG_AGE_SECONDS",
-    },
-}
+ROLE_SETTINGS = {"StatefulSet": WORKER_SETTINGS, "Deployment": CLUSTER_WEB_SETTINGS}
 
 
 def _load(name: str) -> dict:
