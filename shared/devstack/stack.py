@@ -36,7 +36,7 @@ def prepare_database(env: dict[str, str], sup: Supervisor) -> EmbeddedPostgres |
 
 
 def start_broker(env: dict[str, str], sup: Supervisor) -> None:
-    """Serve Kafka from Tansu on 127.0.0.1:DEV_KAFKA_PORT unless KAFKA_BOOTSTRAP_SERVERS is set; make topics."""
+    """Serve Kafka from Tansu on DEV_KAFKA_PORT unless KAFKA_BOOTSTRAP_SERVERS is set; create the topics."""
     from shared.devstack.kafka import broker_command, create_topics, wait_for_port
 
     if not is_set("KAFKA_BOOTSTRAP_SERVERS", env):
