@@ -86,6 +86,10 @@ def _register_jwt_handlers() -> None:
     def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _token_problem("token_expired", "the token has expired")
 
+    @jwt.user_lookup_error_loader
+    def _gone(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _token_problem("invalid_token", "the token's account no longer exists")
+
 
 def init_app(app: Flask) -> None:
     """Register the error handlers on the app."""

@@ -19,7 +19,8 @@ from flask_jwt_extended.exceptions import NoAuthorizationError
 from jwt import ExpiredSignatureError
 from werkzeug.wrappers import Response as BaseResponse
 
-from web.extensions import csrf
+from shared.models import User
+from web.extensions import csrf, db, jwt
 
 F = TypeVar("F", bound=Callable[..., Any])
 ResponseT = TypeVar("ResponseT", bound=BaseResponse)
@@ -77,7 +78,15 @@ def _renew_access_cookie(response: Response) -> Response:
     return response
 
 
+def _account_of(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+    """The token's account; a validly signed token whose account is gone is refused (401, not a 500)."""
+    from web.auth.services import get_user  # web.auth imports this module
+
+    return get_user(session=db.session, user_id=str(payload["sub"]))
+
+
 def init_app(app: Flask) -> None:
-    """Install the CSRF check and the cookie renewal on the app."""
+    """Install the CSRF check, the cookie renewal and the token-to-account lookup on the app."""
     app.before_request(_protect_forms)
     app.after_request(_renew_access_cookie)
+    jwt.user_lookup_loader(_account_of)

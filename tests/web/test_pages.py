@@ -7,7 +7,7 @@ import re
 import pytest
 from flask import Blueprint, Flask, render_template
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from shared.models import User
 
@@ -223,3 +223,15 @@ def test_no_audit_link_without_the_audit_page(app: Flask) -> None:
         html = render_template("base.html", url_endpoints={}, signed_in=True)
     assert "Audit trail" not in html
     assert "Sign out" in html
+
+
+def test_a_signed_in_browser_whose_account_is_gone_is_sent_to_login(
+    client: FlaskClient, engine: Engine
+) -> None:
+    sign_up(client)
+    with engine.begin() as conn:
+        conn.execute(delete(User))
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    assert ACCESS in set_cookie_headers(response)  # cleared

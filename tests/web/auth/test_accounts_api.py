@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import jwt as pyjwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from shared.models import User
 
@@ -143,3 +143,12 @@ def test_expired_forged_tampered_and_malformed_tokens_are_401(client, auth, app)
     missing = client.get(url)
     assert missing.status_code == 401
     assert missing.get_json()["error"]["code"] == "missing_token"
+
+
+def test_a_valid_token_whose_account_is_gone_is_401_not_a_500(client, auth, engine):
+    user = auth.register()
+    with engine.begin() as conn:
+        conn.execute(delete(User).where(User.id == user.user_id))
+    response = client.post(f"/api/{user.user_id}/tasks", json={"title": "orphan"}, headers=user.headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "invalid_token"
