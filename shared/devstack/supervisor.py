@@ -24,7 +24,12 @@ class Service:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    relay: threading.Thread | None = None
     colour: str = field(default_factory=lambda: next(COLOURS))
+
+    def relay_alive(self) -> bool:
+        """Whether the thread copying this service's output is still running."""
+        return self.relay is not None and self.relay.is_alive()
 
 
 class ServiceDied(RuntimeError):
@@ -58,7 +63,8 @@ class Supervisor:
             start_new_session=True,
         )
         self.services.append(service)
-        threading.Thread(target=self._relay, args=(service,), daemon=True).start()
+        service.relay = threading.Thread(target=self._relay, args=(service,), daemon=True)
+        service.relay.start()
         return service
 
     def _relay(self, service: Service) -> None:
@@ -99,6 +105,16 @@ class Supervisor:
                 self.say("supervisor", f"{service.name} did not stop in {timeout:.0f}s; killing it")
                 _signal_group(service.process, signal.SIGKILL)
                 service.process.wait()
+        for service in self.services:
+            _close_output(service)
+
+
+def _close_output(service: Service) -> None:
+    """Let the relay thread drain what the service printed, then close its pipe."""
+    if service.relay is not None:
+        service.relay.join(timeout=2)
+    if service.process is not None and service.process.stdout is not None and not service.relay_alive():
+        service.process.stdout.close()
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
