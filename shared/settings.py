@@ -112,6 +112,9 @@ class Settings:
     kafka_producer_max_batch_bytes: int = 16384
     # Replicas of the topics Faust creates itself (table changelogs, the counts repartition topic).
     topic_replication_factor: int = 1
+    # Longest a worker's fetch waits for new messages. Faust fixes it at 1500 ms; Tansu holds a
+    # fetch that long on multi-partition topics even when data arrives, so events sat ~750 ms.
+    worker_fetch_max_wait_ms: int = 100
     # Mail.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

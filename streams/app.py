@@ -15,6 +15,7 @@ import ssl
 import faust
 
 from shared.settings import Settings, get_settings
+from streams.transport import broker_urls
 
 
 def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -44,7 +45,7 @@ def create_app(settings: Settings) -> faust.App:
     """A Faust app configured for these settings (topics and agents register on import)."""
     return faust.App(
         settings.worker_app_id,
-        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")],
+        broker=broker_urls(settings.kafka_bootstrap_servers),
         broker_credentials=_credentials(settings),
         store=settings.table_store,
         datadir=settings.worker_data_dir,
