@@ -72,6 +72,21 @@ def render(helm: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..
 
 
 @pytest.fixture(scope="session")
+def refused(helm: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..., str]:
+    """Render the default values with these pairs, expect helm to refuse, and return its message."""
+
+    def run(*sets: str, flag: str = "--set") -> str:
+        args = ["template", RELEASE, str(CHART)]
+        for pair in sets:
+            args += [flag, pair]
+        result = helm(*args)
+        assert result.returncode != 0, f"helm accepted {sets}"
+        return result.stderr
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def find() -> Callable[[list[dict[str, Any]], str, str], dict[str, Any]]:
     """Pick the one rendered manifest of a kind and name."""
 

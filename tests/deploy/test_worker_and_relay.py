@@ -171,13 +171,8 @@ def test_readyz_backlog_limits_follow_the_values(render, pod_env):
         (["worker.broker.heartbeatInterval=11"], "must be at most a third of worker.broker.sessionTimeout"),
     ],
 )
-def test_impossible_group_timing_is_refused(helm, sets, message):
-    args = ["template", "todo-platform", str(CHART)]
-    for pair in sets:
-        args += ["--set", pair]
-    result = helm(*args)
-    assert result.returncode != 0
-    assert message in result.stderr
+def test_impossible_group_timing_is_refused(refused, sets, message):
+    assert message in refused(*sets)
 
 
 @pytest.mark.parametrize(
@@ -189,14 +184,10 @@ def test_impossible_group_timing_is_refused(helm, sets, message):
         (["web.readyz.maxBacklog=0"], "/web/readyz/maxBacklog"),
     ],
 )
-def test_schema_rejects_malformed_worker_and_relay_values(helm, sets, path):
-    args = ["template", "todo-platform", str(CHART)]
-    for pair in sets:
-        args += ["--set", pair]
-    result = helm(*args)
-    assert result.returncode != 0
-    assert "schema" in result.stderr
-    assert path in result.stderr
+def test_schema_rejects_malformed_worker_and_relay_values(refused, sets, path):
+    stderr = refused(*sets)
+    assert "schema" in stderr
+    assert path in stderr
 
 
 def test_deploy_guide_documents_the_worker_topics_and_the_trade_offs():
