@@ -106,6 +106,9 @@ class Supervisor:
                 _signal_group(service.process, signal.SIGKILL)
                 service.process.wait()
         for service in self.services:
+            if service.process:
+                # The leader has exited; nothing it started may outlive it as an orphan.
+                _signal_group(service.process, signal.SIGKILL)
             _close_output(service)
 
 
