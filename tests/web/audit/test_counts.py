@@ -26,6 +26,7 @@ class CountsStandIn(ThreadingHTTPServer):
     def __init__(self, answers: dict[str, dict], delay: float = 0.0, status: int = 200) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.answers, self.delay, self.status, self.paths = answers, delay, status, []
+        self.connections: set[tuple[str, int]] = set()
 
     @property
     def url(self) -> str:
@@ -34,9 +35,11 @@ class CountsStandIn(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: CountsStandIn
+    protocol_version = "HTTP/1.1"  # keep-alive, as the worker's aiohttp server does
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)
+        self.server.connections.add(self.client_address)
         time.sleep(self.server.delay)
         user_id = self.path.removeprefix("/counts/").rstrip("/")
         body = json.dumps(self.server.answers.get(user_id, {})).encode()
@@ -93,6 +96,23 @@ def test_counts_come_from_the_stream_when_the_worker_answers(settings, user, tra
     _dispose(app)
     assert body == {"created": 5, "updated": 4, "completed": 3, "deleted": 2, "total": 14, "source": "stream"}
     assert stand_in.paths == [f"/counts/{user.user_id}/"]
+
+
+def test_repeated_counts_reuse_one_keep_alive_connection(settings, user, stand_in):
+    stand_in.answers[user.user_id] = {
+        "user_id": user.user_id,
+        "created": 1,
+        "updated": 0,
+        "completed": 0,
+        "deleted": 0,
+        "total": 1,
+    }
+    app, client = _client(settings, stand_in.url)
+    bodies = [_counts(client, user) for _ in range(3)]
+    _dispose(app)
+    assert [body["source"] for body in bodies] == ["stream"] * 3
+    assert len(stand_in.paths) == 3
+    assert len(stand_in.connections) == 1
 
 
 def _seed(trail):

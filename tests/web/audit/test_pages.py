@@ -97,6 +97,7 @@ def test_live_returns_new_rows_and_counts_out_of_band(browser, trail):
     quiet = browser.get(f"/audit/live?after={after}").get_data(as_text=True)
     assert "audit-entry" not in quiet
     assert f'data-after="{after}"' in quiet
+    assert "audit-counts" not in quiet  # nothing changed: counts are not fetched again
     trail.add("updated", task_id=1, title="fresh")
     live = browser.get(f"/audit/live?after={after}").get_data(as_text=True)
     assert "fresh" in live
@@ -105,6 +106,21 @@ def test_live_returns_new_rows_and_counts_out_of_band(browser, trail):
     assert "1 new event added" in live
     assert _count(live, "total") == 2
     assert f'data-after="{int(after) + 1}"' in live
+
+
+def test_counts_are_fetched_again_once_on_the_poll_after_new_rows(browser, trail):
+    trail.add(task_id=1, title="old")
+    after = re.search(r'data-after="(\d+)"', browser.get("/audit").get_data(as_text=True)).group(1)
+    trail.add("updated", task_id=1, title="fresh")
+    live = browser.get(f"/audit/live?after={after}").get_data(as_text=True)
+    next_url = re.search(r'hx-get="([^"]+)"', live).group(1).replace("&amp;", "&")
+    assert "recount=1" in next_url
+    settle = browser.get(next_url).get_data(as_text=True)
+    assert "audit-entry" not in settle
+    assert _count(settle, "total") == 2
+    next_url = re.search(r'hx-get="([^"]+)"', settle).group(1).replace("&amp;", "&")
+    assert "recount" not in next_url
+    assert "audit-counts" not in browser.get(next_url).get_data(as_text=True)
 
 
 def test_live_respects_filters_and_rejects_a_bad_after(browser, trail):
