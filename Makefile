@@ -9,15 +9,16 @@ STAMP := $(VENV)/.installed
 
 bootstrap: $(STAMP)
 
-# Reinstalled when the project's dependencies change; idempotent otherwise.
-$(STAMP): pyproject.toml
+# Reinstalled when the project's dependencies change; idempotent otherwise. The dev stack is a
+# distribution of its own (devstack/pyproject.toml) so the production image never carries it.
+$(STAMP): pyproject.toml devstack/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --quiet -e '.[dev]' -e ./devstack
 	@touch $@
 
 run: bootstrap
-	@$(BIN)/todo-platform dev
+	@$(BIN)/python -m devstack
 
 test: bootstrap
 	$(BIN)/pytest

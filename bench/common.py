@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared.devstack.postgres import EmbeddedPostgres, drop_database, ensure_database
+from devstack.postgres import EmbeddedPostgres, drop_database, ensure_database
 from shared.events import TaskEvent, new_event
 from shared.settings import load_settings
 from web.upgrade import upgrade_database

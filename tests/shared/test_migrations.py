@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
-from shared.devstack.postgres import drop_database, ensure_database
+from devstack.postgres import drop_database, ensure_database
 from shared.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.devstack.kafka import free_port
-from shared.devstack.mailsink import start_sink
+from devstack.kafka import free_port
+from devstack.mailsink import start_sink
 from shared.events import new_event
 from shared.settings import load_settings
 from streams.notifications.mailer import (

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from shared.devstack.kafka import free_port
+from devstack.kafka import free_port
 from web import create_app
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from flask_jwt_extended import create_access_token
 
-from shared.devstack.kafka import free_port
+from devstack.kafka import free_port
 from web import create_app
 
 

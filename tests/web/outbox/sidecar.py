@@ -18,7 +18,7 @@ import grpc
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
 from google.protobuf import empty_pb2
 
-from shared.devstack.kafka import free_port
+from devstack.kafka import free_port
 
 
 @dataclass(frozen=True)

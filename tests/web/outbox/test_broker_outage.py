@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from shared.devstack.kafka import TansuBroker, create_topics
+from devstack.kafka import TansuBroker, create_topics
 from shared.settings import Settings
 from tests.conftest import ApiUser, AuthActions
 from tests.fixtures.kafka import Topics

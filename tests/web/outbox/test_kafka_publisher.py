@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from shared.devstack.kafka import free_port
+from devstack.kafka import free_port
 from shared.events import new_event
 from shared.settings import Settings
 from tests.fixtures.kafka import Topics

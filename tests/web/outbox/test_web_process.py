@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 from werkzeug.test import TestResponse
 
-from shared.devstack.kafka import free_port
+from devstack.kafka import free_port
 from shared.settings import Settings
 from tests.conftest import AuthActions
 from tests.fixtures.kafka import Topics

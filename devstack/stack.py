@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from shared.devstack.postgres import EmbeddedPostgres, ensure_database
-from shared.devstack.supervisor import Service, ServiceDied, Supervisor
+from devstack.postgres import EmbeddedPostgres, ensure_database
+from devstack.supervisor import Service, ServiceDied, Supervisor
 from shared.settings import environment, is_set, load_settings
 
 VAR = Path("var")
@@ -37,7 +37,7 @@ def prepare_database(env: dict[str, str], sup: Supervisor) -> EmbeddedPostgres |
 
 def start_broker(env: dict[str, str], sup: Supervisor) -> None:
     """Serve Kafka from Tansu on DEV_KAFKA_PORT unless KAFKA_BOOTSTRAP_SERVERS is set; create the topics."""
-    from shared.devstack.kafka import broker_command, create_topics, wait_for_port
+    from devstack.kafka import broker_command, create_topics, wait_for_port
 
     if not is_set("KAFKA_BOOTSTRAP_SERVERS", env):
         host, port = "127.0.0.1", load_settings(env).dev_kafka_port
@@ -79,7 +79,7 @@ def mail_sink_service(env: dict[str, str]) -> Service:
     """The local SMTP sink on SMTP_HOST:SMTP_PORT, saving each mail as an .eml file in MAIL_DIR."""
     settings = load_settings(env)
     argv = [
-        sys.executable, "-m", "shared.devstack.mailsink",
+        sys.executable, "-m", "devstack.mailsink",
         "--dir", settings.mail_dir, "--host", settings.smtp_host, "--port", str(settings.smtp_port),
     ]  # fmt: skip
     return Service("mail", argv, env)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from shared.devstack.supervisor import Service, ServiceDied, Supervisor
+from devstack.supervisor import Service, ServiceDied, Supervisor
 
 
 def _python(code: str) -> list[str]:

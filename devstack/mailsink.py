@@ -1,6 +1,6 @@
 """A local SMTP server that keeps every message as an .eml file, so people (and tests) can read the mail.
 
-Run it as `python -m shared.devstack.mailsink --dir var/mail --port 1025`.
+Run it as `python -m devstack.mailsink --dir var/mail --port 1025`.
 """
 
 from __future__ import annotations

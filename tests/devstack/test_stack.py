@@ -1,4 +1,4 @@
-"""`make run` (todo-platform dev): the whole stack starts, works end to end, stops, and keeps its data."""
+"""`make run` (python -m devstack): the whole stack starts, works end to end, stops, and keeps its data."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.devstack.kafka import free_port
+from devstack.kafka import free_port
 from shared.settings import environment
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ OUTSIDE = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "TEST_DATABASE_URL", "TEST
 
 
 class DevStack:
-    """One `todo-platform dev` process in a scratch folder, its output collected line by line."""
+    """One `python -m devstack` process in a scratch folder, its output collected line by line."""
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.folder, self.env = folder, env
@@ -38,7 +38,7 @@ class DevStack:
         """Launch it and return the seconds until it printed that it is ready."""
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "dev"],
+            [sys.executable, "-m", "devstack"],
             cwd=self.folder, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.collector = threading.Thread(target=self._collect, daemon=True)
