@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # One image, every role: the web app (default command), the Faust worker
 # (`faust -A streams.app worker -l info`), the optional separate outbox relay
-# (`todo-platform relay`); migrations run `flask --app web db upgrade`.
+# (`flask --app web relay`); migrations run `flask --app web db upgrade`.
 # Commands are the Procfile's, so Heroku-style platforms, compose and the chart agree.
 
 ARG PYTHON_VERSION=3.11
@@ -49,11 +49,6 @@ COPY web ./web
 COPY streams ./streams
 COPY frontend ./frontend
 COPY pyproject.toml ./
-# The `todo-platform` console script (pyproject's [project.scripts]) for the relay role. The app
-# runs from /app rather than an installed distribution, so pip never writes it; this is its script.
-RUN printf '#!/opt/venv/bin/python\nimport sys\nfrom shared.cli import main\nsys.exit(main())\n' \
-        > /opt/venv/bin/todo-platform \
-    && chmod 0755 /opt/venv/bin/todo-platform
 USER 10001:10001
 EXPOSE 8000 6066
 VOLUME ["/var/lib/todo-platform/worker"]

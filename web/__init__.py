@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask
 
-from shared.settings import Settings, get_settings
+from shared.settings import Settings, SettingsError, get_settings
 from web.config import flask_config
 from web.extensions import csrf, db, jwt, migrate
 
@@ -18,7 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, error handlers."""
-    settings = settings or get_settings()
+    settings = settings or _settings()
     _configure_logging(settings)
     app = Flask(
         __name__,
@@ -31,6 +32,21 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     _init_extensions(app)
     _register_blueprints(app)
     return app
+
+
+def _settings() -> Settings:
+    """The process settings; under the flask CLI a bad one is a one-line error and exit 2, not a traceback."""
+    try:
+        settings = get_settings()
+        if not settings.database_url:
+            raise SettingsError("DATABASE_URL must be set (a postgresql:// URL)")
+        return settings
+    except SettingsError as exc:
+        if click.get_current_context(silent=True) is None:
+            raise
+        usage = click.ClickException(str(exc))
+        usage.exit_code = 2
+        raise usage from None
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -72,14 +72,21 @@ def test_release_command_resolves_the_migrate_cli():
     assert "Upgrade to a later version" in result.stdout
 
 
-def test_relay_command_resolves_the_relay_subcommand():
+def test_relay_command_resolves_the_flask_relay_command():
     argv = procfile()["relay"]
-    assert argv == ["todo-platform", "relay"]
+    assert argv == ["flask", "--app", "web", "relay"]
+    env = {key: value for key, value in os.environ.items() if key != "APP_ENV"}
+    env["DATABASE_URL"] = "postgresql://todo@127.0.0.1:1/todo"  # --help never connects
     result = subprocess.run(
-        [str(BIN / argv[0]), *argv[1:], "--help"], capture_output=True, text=True, check=False, cwd=ROOT
+        [str(BIN / argv[0]), *argv[1:], "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    assert "usage: todo-platform relay" in result.stdout
+    assert "Usage: flask relay" in result.stdout
 
 
 def test_image_compose_and_chart_run_the_procfile_commands(render, find):

@@ -17,7 +17,10 @@ _started_in: int | None = None
 
 
 def init_app(app: Flask) -> None:
-    """Run the relay inside this web process when RELAY_ENABLED (started per worker, after fork)."""
+    """Register `flask --app web relay`; run the relay inside this web process when RELAY_ENABLED."""
+    from web.outbox.commands import relay_command
+
+    app.cli.add_command(relay_command)
     settings: Settings = app.config["TODO_SETTINGS"]
     if not settings.relay_enabled:
         return

@@ -1,4 +1,4 @@
-"""`todo-platform relay`: the relay as its own process, for deployments that want it separate."""
+"""`flask --app web relay`: the relay as its own process, for deployments that want it separate."""
 
 from __future__ import annotations
 
