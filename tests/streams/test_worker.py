@@ -202,4 +202,3 @@ def test_counts_view_answers_per_user_and_zeros_for_strangers(
     )
     # The counts and audit paths commit independently: wait for the rows rather than race them.
     wait_for(lambda: len(audit_rows(engine, "user-counts")) == 5, what="the five audit rows")
-
