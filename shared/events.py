@@ -117,7 +117,11 @@ def parse_timestamp(raw: str, field: str = "timestamp") -> datetime:
         raise EventValidationError(field, "must be an RFC 3339 timestamp") from None
     if moment.tzinfo is None or "T" not in raw.upper():
         raise EventValidationError(field, "must be an RFC 3339 timestamp with a time zone")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        # 0001-01-01T00:00-01:00 or 9999-12-31T23:59+01:00 in UTC falls outside what datetime holds.
+        raise EventValidationError(field, "is outside the supported range of dates") from None
 
 
 def _parse_task_data(obj: dict[str, Any]) -> TaskData:

@@ -84,7 +84,6 @@ class Settings:
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
     relay_batch_size: int = 500
-    relay_max_backoff_seconds: float = 30.0
     outbox_retention_hours: float = 24.0
     readyz_max_backlog: int = 10_000
     readyz_max_backlog_age_seconds: float = 300.0
@@ -105,7 +104,8 @@ class Settings:
     worker_app_id: str = "todo-streams"
     # URL other workers use to reach this one (table_route); empty means http://host:port.
     worker_canonical_url: str = ""
-    # Ceiling of the backoff between retries of a transient failure (database or mail down).
+    # Ceiling of the one backoff policy (shared/retry.py) of the relay and the worker while the
+    # database, broker or mail server is unreachable.
     retry_max_backoff_seconds: float = 30.0
     # Worker producer batch limit. Tests against Tansu set 1 (one record per batch) where changelog
     # recovery matters: Tansu reports a partition's end offset as its last batch's base offset + 1.

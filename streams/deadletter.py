@@ -1,14 +1,23 @@
-"""The dead-letter queue: the original message, untouched, plus headers saying what went wrong and where."""
+"""The dead-letter queue: the original message plus headers saying what went wrong and where.
+
+When the DLQ refuses the original for good (too large for the broker, or its headers are), a
+truncated copy goes instead: the first TRUNCATED_BYTES of the value, the original size and its
+SHA-256, and why the full copy was refused. If even that is refused (the topic missing, not
+authorised), the worker logs one ERROR line with the source position, size, digest and both errors,
+and moves on: the original stays on `task-events` at that offset for a replay. A broker that is
+unreachable is none of these: that is retried, never skipped.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 
 from faust.types import EventT
 
-from streams.retry import retry_transient
+from streams.retry import describe, retry_transient
 from streams.topics import task_events_dlq
 
 log = logging.getLogger(__name__)
@@ -18,10 +27,23 @@ MESSAGE_HEADER = "x-dlq-error-message"
 TOPIC_HEADER = "x-dlq-source-topic"
 PARTITION_HEADER = "x-dlq-source-partition"
 OFFSET_HEADER = "x-dlq-source-offset"
+TRUNCATED_HEADER = "x-dlq-truncated"
+SIZE_HEADER = "x-dlq-original-size"
+DIGEST_HEADER = "x-dlq-original-sha256"
+REFUSED_HEADER = "x-dlq-write-error"
 MAX_MESSAGE_BYTES = 1000
+TRUNCATED_BYTES = 16 * 1024
+MAX_KEY_BYTES = 1024
+
+Headers = list[tuple[str, bytes]]
 
 
-def _pairs(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> list[tuple[str, bytes]]:
+def _text(value: str) -> bytes:
+    """UTF-8 bytes of any str, lone surrogates escaped rather than raising."""
+    return value.encode("utf-8", "backslashreplace")
+
+
+def _pairs(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> Headers:
     """Message headers as a list of (name, bytes) pairs, whatever shape the client gave."""
     if not headers:
         return []
@@ -37,42 +59,73 @@ def dead_letter_headers(
     topic: str,
     partition: int,
     offset: int,
-) -> list[tuple[str, bytes]]:
+) -> Headers:
     """The original headers followed by the error and the source position."""
     return [
         *_pairs(original),
-        (ERROR_HEADER, reason.encode()),
-        (MESSAGE_HEADER, message.encode()[:MAX_MESSAGE_BYTES]),
-        (TOPIC_HEADER, topic.encode()),
+        (ERROR_HEADER, _text(reason)),
+        (MESSAGE_HEADER, _text(message)[:MAX_MESSAGE_BYTES]),
+        (TOPIC_HEADER, _text(topic)),
         (PARTITION_HEADER, str(partition).encode()),
         (OFFSET_HEADER, str(offset).encode()),
     ]
 
 
-async def dead_letter(event: EventT, *, reason: str, message: str) -> None:
-    """Publish an event's original bytes to the DLQ and wait until the broker has them."""
-    source = event.message
-    headers = dead_letter_headers(
-        original=source.headers,
-        reason=reason,
-        message=message,
-        topic=source.topic,
-        partition=source.partition,
-        offset=source.offset,
+def truncated_copy(
+    *, key: bytes | None, value: bytes | None, headers: Headers, refused: BaseException
+) -> tuple[bytes | None, bytes, Headers]:
+    """What fits when the original was refused: a prefix, its size and digest, our headers only."""
+    body = value or b""
+    ours = [(name, data) for name, data in headers if name.startswith("x-dlq-")]
+    return (
+        None if key is None else key[:MAX_KEY_BYTES],
+        body[:TRUNCATED_BYTES],
+        [
+            *ours,
+            (TRUNCATED_HEADER, b"true"),
+            (SIZE_HEADER, str(len(body)).encode()),
+            (DIGEST_HEADER, hashlib.sha256(body).hexdigest().encode()),
+            (REFUSED_HEADER, _text(describe(refused))[:MAX_MESSAGE_BYTES]),
+        ],
     )
-    where = f"{source.topic}[{source.partition}]@{source.offset}"
-    log.warning("dead-lettering %s: %s: %s", where, reason, message)
+
+
+async def _send(key: bytes | None, value: bytes | None, headers: Headers) -> None:
+    """Publish one record to the DLQ and wait until the broker has it."""
     # force=True sends now instead of attaching to the current offset: the caller acks right after.
-    pending = await task_events_dlq.send(key=source.key, value=source.value, headers=headers, force=True)
+    pending = await task_events_dlq.send(key=key, value=value, headers=headers, force=True)
     await pending
 
 
+async def dead_letter(event: EventT, *, reason: str, message: str, max_backoff: float) -> None:
+    """Dead-letter one message: the original, else a truncated copy, else an ERROR log line."""
+    source = event.message
+    where = f"{source.topic}[{source.partition}]@{source.offset}"
+    headers = dead_letter_headers(
+        original=source.headers, reason=reason, message=message,
+        topic=source.topic, partition=source.partition, offset=source.offset,
+    )  # fmt: skip
+    log.warning("dead-lettering %s: %s: %s", where, reason, message)
+    retrying = partial(retry_transient, what=f"dead-letter {where}", max_backoff=max_backoff)
+    try:
+        await retrying(partial(_send, source.key, source.value, headers))
+        return
+    except Exception as exc:
+        refused = exc
+    log.warning("DLQ refused %s (%s); sending a truncated copy", where, describe(refused))
+    copy = truncated_copy(key=source.key, value=source.value, headers=headers, refused=refused)
+    try:
+        await retrying(partial(_send, *copy))
+    except Exception as exc:
+        body = source.value or b""
+        log.error(
+            "could not dead-letter %s at all, moving on (replay it from there): reason %s; size %d; "
+            "sha256 %s; original refused: %s; copy refused: %s",
+            where, reason, len(body), hashlib.sha256(body).hexdigest(), describe(refused), describe(exc),
+        )  # fmt: skip
+
+
 async def dead_letter_all(bad: Sequence[tuple[EventT, str, str]], *, max_backoff: float) -> None:
-    """Dead-letter each (event, reason, message), retrying while the broker refuses."""
+    """Dead-letter each (event, reason, message); returns once every one is settled."""
     for event, reason, message in bad:
-        await retry_transient(
-            partial(dead_letter, event, reason=reason, message=message),
-            is_transient=lambda _exc: True,
-            what="dead-letter publish",
-            max_backoff=max_backoff,
-        )
+        await dead_letter(event, reason=reason, message=message, max_backoff=max_backoff)

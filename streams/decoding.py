@@ -2,7 +2,9 @@
 
 Two shapes arrive: Dapr's CloudEvents 1.0 structured JSON (the event in `data`, or base64 JSON in
 `data_base64`) and the bare event object. Both are validated against the shared schema, plus the
-limits the database imposes (column widths, no NUL in JSONB text) so a valid event always inserts.
+limits the database imposes (column widths, no NUL or lone surrogate in text) so a valid event
+always inserts. Whatever goes wrong while decoding is the message's fault: `try_decode` turns even an
+error of unforeseen kind into a DecodeError, so no message can crash an agent that decodes it.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
+import re
 from typing import Any
 
 from shared.events import EventValidationError, TaskEvent, parse_event
 
+log = logging.getLogger(__name__)
 USER_ID_MAX = 36
 BIGINT_MAX = 2**63 - 1
+# PostgreSQL text holds neither U+0000 nor a lone surrogate (UTF-8 cannot encode one).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class DecodeError(ValueError):
@@ -31,7 +38,8 @@ def _json(raw: bytes | str, what: str) -> Any:
     """Parse JSON text, mapping every failure to a DecodeError."""
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError covers bad UTF-8, bad JSON and integers past Python's digit limit (4300 digits).
+    except (ValueError, RecursionError) as exc:
         raise DecodeError("invalid-json", f"{what} is not JSON: {exc}") from None
 
 
@@ -56,14 +64,14 @@ def unwrap_cloudevent(envelope: dict[str, Any]) -> Any:
     return _json(data, "data") if isinstance(data, str) else data
 
 
-def _contains_nul(value: Any) -> bool:
-    """Whether any string in a JSON value holds U+0000, which PostgreSQL JSONB cannot store."""
+def _unstorable(value: Any) -> bool:
+    """Whether any string in a JSON value holds a character PostgreSQL text cannot store."""
     if isinstance(value, str):
-        return "\x00" in value
+        return UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 
@@ -73,8 +81,8 @@ def _check_storable(event: TaskEvent, obj: Any) -> None:
         raise DecodeError("invalid-event", f"user_id: longer than {USER_ID_MAX} characters")
     if not 0 <= event.task_id <= BIGINT_MAX:
         raise DecodeError("invalid-event", "task_id: out of range")
-    if _contains_nul(obj):
-        raise DecodeError("invalid-event", "text must not contain NUL characters")
+    if _unstorable(obj):
+        raise DecodeError("invalid-event", "text must not contain NUL characters or lone surrogates")
 
 
 def decode_event(raw: bytes | None, *, max_bytes: int) -> TaskEvent:
@@ -97,8 +105,12 @@ def decode_event(raw: bytes | None, *, max_bytes: int) -> TaskEvent:
 
 
 def try_decode(raw: bytes | None, *, max_bytes: int) -> TaskEvent | DecodeError:
-    """decode_event, returning the error instead of raising (handy in list comprehensions)."""
+    """decode_event, returning the error instead of raising; an unforeseen error is the message's too."""
     try:
         return decode_event(raw, max_bytes=max_bytes)
     except DecodeError as exc:
         return exc
+    except Exception as exc:
+        log.exception("undecodable message")
+        text = f"{type(exc).__name__}: {exc}".encode("utf-8", "backslashreplace").decode()
+        return DecodeError("undecodable", text[:1000])

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Sequence
 
 from faust.types import EventT
-from sqlalchemy.exc import SQLAlchemyError
 
 from shared.events import TaskEvent
 from shared.settings import Settings
@@ -15,7 +14,7 @@ from streams.audit.store import insert_audit_rows
 from streams.database import worker_sessions
 from streams.deadletter import dead_letter_all
 from streams.decoding import DecodeError, try_decode
-from streams.retry import is_transient_db_error, retry_transient
+from streams.retry import describe, retry_transient
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ async def _insert(task_events: Sequence[TaskEvent], settings: Settings) -> int:
     """Insert rows in a thread, retrying while the database is unreachable."""
     return await retry_transient(
         lambda: asyncio.to_thread(insert_audit_rows, sessions=worker_sessions(settings), events=task_events),
-        is_transient=is_transient_db_error,
         what="audit insert",
         max_backoff=settings.retry_max_backoff_seconds,
     )
@@ -49,17 +47,18 @@ async def insert_or_isolate(
     good: list[tuple[EventT, TaskEvent]], settings: Settings
 ) -> list[tuple[EventT, DecodeError]]:
     """Insert the batch; if the database refuses it for good, insert row by row and return the refused."""
+    # _insert retries transient failures itself: any error reaching here is about some row (permanent).
     try:
         await _insert([task_event for _, task_event in good], settings)
         return []
-    except SQLAlchemyError as exc:
-        log.error("audit batch of %d refused (%s); isolating the bad rows", len(good), exc)
+    except Exception as exc:
+        log.error("audit batch of %d refused (%s); isolating the bad rows", len(good), describe(exc))
     refused: list[tuple[EventT, DecodeError]] = []
     for event, task_event in good:
         try:
             await _insert([task_event], settings)
-        except SQLAlchemyError as exc:
-            refused.append((event, DecodeError("database-rejected", str(exc).splitlines()[0])))
+        except Exception as exc:
+            refused.append((event, DecodeError("database-rejected", describe(exc))))
     return refused
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 import smtplib
+import unicodedata
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from shared.events import TaskEvent
 from shared.settings import Settings
@@ -23,18 +23,28 @@ def completed_at_text(event: TaskEvent) -> str:
     return event.timestamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def header_text(text: str) -> str:
+    """Text safe in a header: control characters and line or paragraph separators become spaces."""
+    return "".join(" " if unicodedata.category(char) in ("Cc", "Zl", "Zp") else char for char in text)
+
+
+def message_id(event: TaskEvent) -> str:
+    """A Message-ID derived from the event alone, so a repeated send is recognisable downstream."""
+    return f"<{event.event_id}.{event.event_type}@todo-platform>"
+
+
 def build_completion_message(*, event: TaskEvent, recipient: str, mail_from: str) -> EmailMessage:
     """A plain-text email with an HTML alternative naming the task and when it was completed."""
     title = event.task_data.title
     when = completed_at_text(event)
     message = EmailMessage()
-    message["Subject"] = f"Task completed: {title}"
+    message["Subject"] = f"Task completed: {header_text(title)}"
     message["From"] = mail_from
     try:
         message["To"] = Address(addr_spec=recipient)
     except (ValueError, IndexError) as exc:
         raise PermanentMailError(f"invalid recipient address {recipient!r}: {exc}") from None
-    message["Message-ID"] = make_msgid(idstring=str(event.event_id))
+    message["Message-ID"] = message_id(event)
     message["X-Todo-Event-Id"] = str(event.event_id)
     message.set_content(f'Your task "{title}" was completed on {when}.\n\nTask #{event.task_id}\n')
     message.add_alternative(

@@ -4,7 +4,8 @@ Order: claim (commit a `sent_notifications` row) and only then send. If the work
 two, the event is redelivered, finds the claim and sends nothing: a mail can be lost but is never
 sent twice, which is what "at most one email per event_id" asks. Sending first and recording after
 would, on a crash in between, send it again on redelivery. While this process holds a claim it retries
-transient SMTP failures itself; a permanent refusal drops the claim and dead-letters the message.
+transient SMTP failures itself. Anything else that goes wrong (a refusal, a mail that cannot be built,
+an error of unforeseen kind) is about this event: the claim is dropped and the message dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,16 +20,11 @@ from faust.types import EventT
 from shared.events import TaskEvent
 from shared.settings import Settings
 from streams.database import worker_sessions
-from streams.deadletter import dead_letter_all
+from streams.deadletter import dead_letter
 from streams.decoding import DecodeError, try_decode
-from streams.notifications.mailer import (
-    build_completion_message,
-    is_permanent_mail_error,
-    is_transient_mail_error,
-    send_message,
-)
+from streams.notifications.mailer import build_completion_message, send_message
 from streams.notifications.store import claim_notification, opted_in_recipient, release_claim
-from streams.retry import is_transient_db_error, retry_transient
+from streams.retry import describe, retry_transient
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -43,7 +39,6 @@ async def _db(settings: Settings, what: str, func: Callable[..., T], /, **kwargs
     """Run a blocking store call in a thread, retrying while the database is unreachable."""
     return await retry_transient(
         lambda: asyncio.to_thread(func, sessions=worker_sessions(settings), **kwargs),
-        is_transient=is_transient_db_error,
         what=what,
         max_backoff=settings.retry_max_backoff_seconds,
     )
@@ -60,7 +55,6 @@ async def send_completion_mail(task_event: TaskEvent, *, settings: Settings) -> 
         return False
     await retry_transient(
         lambda: asyncio.to_thread(send_message, message=message, settings=settings),
-        is_transient=is_transient_mail_error,
         what=f"completion mail to {recipient}",
         max_backoff=settings.retry_max_backoff_seconds,
     )
@@ -76,9 +70,8 @@ async def notify(event: EventT, *, settings: Settings) -> None:
     try:
         await send_completion_mail(decoded, settings=settings)
     except Exception as exc:
-        if not is_permanent_mail_error(exc):
-            raise
-        log.error("completion mail for event %s refused for good: %s", decoded.event_id, exc)
+        # Transient failures were retried inside; what reaches here is about this event, for good.
+        log.error("completion mail for event %s failed for good: %s", decoded.event_id, describe(exc))
         await _db(settings, "claim release", release_claim, event_id=decoded.event_id)
-        dead = [(event, "mail-rejected", str(exc))]
-        await dead_letter_all(dead, max_backoff=settings.retry_max_backoff_seconds)
+        ceiling = settings.retry_max_backoff_seconds
+        await dead_letter(event, reason="mail-rejected", message=describe(exc), max_backoff=ceiling)

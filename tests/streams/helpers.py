@@ -58,6 +58,28 @@ def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> None:
     asyncio.run(_produce(bootstrap, topic, records))
 
 
+PlacedRecord = tuple[int, bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+async def _produce_to(bootstrap: str, topic: str, records: Sequence[PlacedRecord]) -> list[tuple[int, int]]:
+    """Send (partition, key, value, headers) records; returns each one's (partition, offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send_and_wait(topic, value, key=key, headers=headers, partition=partition)
+            for partition, key, value, headers in records
+        ]
+    finally:
+        await producer.stop()
+    return [(meta.partition, meta.offset) for meta in sent]
+
+
+def produce_to(bootstrap: str, topic: str, records: Sequence[PlacedRecord]) -> list[tuple[int, int]]:
+    """Synchronous _produce_to."""
+    return asyncio.run(_produce_to(bootstrap, topic, records))
+
+
 def keyed(event: TaskEvent, value: bytes) -> Record:
     """A record keyed by the event's user_id, as the web side publishes it."""
     return event.user_id.encode(), value, []

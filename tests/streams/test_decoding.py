@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared.events import new_event
-from streams.decoding import DecodeError, decode_event
+from streams.decoding import DecodeError, decode_event, try_decode
 
 EVENT = new_event(event_type="updated", user_id="u1", task_id=4, title="T", description="D", completed=False)
 WIRE = EVENT.to_dict()
@@ -47,6 +47,11 @@ def test_accepts_bare_and_enveloped_events(raw: bytes) -> None:
         (json.dumps(NO_TIMESTAMP).encode(), "invalid-event"),
         (json.dumps({**EVENT.to_dict(), "user_id": "u" * 37}).encode(), "invalid-event"),
         (json.dumps(NUL_TITLE).encode(), "invalid-event"),
+        (json.dumps({**WIRE, "task_data": {**WIRE["task_data"], "description": "\ud800"}}).encode(),
+         "invalid-event"),
+        (json.dumps({**WIRE, "task_id": 10**3000}).encode(), "invalid-event"),
+        (json.dumps({**WIRE, "timestamp": "9999-12-31T23:59:59-01:00"}).encode(), "invalid-event"),
+        (json.dumps({**WIRE, "timestamp": "0001-01-01T00:00:00+01:00"}).encode(), "invalid-event"),
         (envelope(), "invalid-envelope"),
         (envelope(data_base64="%%%"), "invalid-envelope"),
         (envelope(data_base64=5), "invalid-envelope"),
@@ -57,3 +62,26 @@ def test_refuses_with_a_reason(raw: bytes | None, reason: str) -> None:
     with pytest.raises(DecodeError) as caught:
         decode_event(raw, max_bytes=4096)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [json.dumps(WIRE).replace('"task_id": 4', '"task_id": ' + "9" * 5000).encode(), b"[" * 100_000],
+    ids=["past-the-int-digit-limit", "deep-nesting"],
+)
+def test_json_python_refuses_is_invalid_json(raw: bytes) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode_event(raw, max_bytes=1_000_000)
+    assert caught.value.reason == "invalid-json"
+
+
+def test_an_unforeseen_error_is_the_messages_fault_not_the_agents() -> None:
+    class Weird(bytes):
+        """Bytes whose length cannot be taken, as no real message would."""
+
+        def __len__(self) -> int:
+            raise RuntimeError("unforeseen")
+
+    decoded = try_decode(Weird(b"{}"), max_bytes=4096)
+    assert isinstance(decoded, DecodeError)
+    assert decoded.reason == "undecodable"

@@ -72,3 +72,16 @@ def test_classification_of_smtp_replies() -> None:
     assert is_transient_mail_error(smtplib.SMTPRecipientsRefused({"a@x": (451, b"try later")}))
     assert is_transient_mail_error(smtplib.SMTPServerDisconnected("gone"))
     assert is_transient_mail_error(smtplib.SMTPSenderRefused(550, b"bad sender", "x@example.com"))
+
+
+def test_titles_with_line_breaks_make_one_line_subjects_and_a_stable_message_id() -> None:
+    event = new_event(
+        event_type="completed", user_id="u", task_id=3, title="a\r\nBcc: x@y\u2028z\x85\x00",
+        description="", completed=True,
+    )  # fmt: skip
+    first = build_completion_message(event=event, recipient="a@example.com", mail_from="x@example.com")
+    again = build_completion_message(event=event, recipient="a@example.com", mail_from="x@example.com")
+    assert first["Subject"] == "Task completed: a  Bcc: x@y z  "
+    assert first["Bcc"] is None
+    assert first["Message-ID"] == again["Message-ID"] == f"<{event.event_id}.completed@todo-platform>"
+    first.as_bytes()

@@ -18,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared.retry import backoff
 from shared.settings import Settings
 from web.outbox import repository
 from web.outbox.publishers.base import Outgoing, Publisher
@@ -101,9 +102,8 @@ class Relay:
         return self._backoff() if failed else self.settings.relay_poll_seconds
 
     def _backoff(self) -> float:
-        """Exponential backoff after consecutive failed rounds, capped."""
-        base = min(self.settings.relay_poll_seconds, 0.5)
-        return float(min(self.settings.relay_max_backoff_seconds, base * 2 ** (self._failures - 1)))
+        """The shared backoff after consecutive failed rounds (the worker waits the same way)."""
+        return backoff(self.settings).delay(self._failures - 1)
 
     def _lead(self) -> bool:
         """Try to take the relay lock on a dedicated connection."""

@@ -46,7 +46,7 @@ def relay_settings(settings: Settings, bootstrap: str, topics: Topics, **overrid
         "task_events_topic": topics.events,
         "task_events_dlq_topic": topics.dlq,
         "relay_poll_seconds": 0.5,
-        "relay_max_backoff_seconds": 1.0,
+        "retry_max_backoff_seconds": 1.0,
         "kafka_timeout_seconds": 3.0,
     }
     values.update(overrides)

@@ -38,7 +38,7 @@ def _dapr_settings(settings: Settings, sidecar: StandInSidecar) -> Settings:
         dapr_http_port=str(sidecar.http_port),
         dapr_timeout_seconds=1.0,
         relay_poll_seconds=0.3,
-        relay_max_backoff_seconds=0.5,
+        retry_max_backoff_seconds=0.5,
     )
 
 
