@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, func, select
 
-from shared.devstack.mailsink import SaveToDirectory
+from devstack.mailsink import SaveToDirectory
 from shared.events import new_event
 from shared.models import AuditLog
 from tests.fixtures.kafka import Topics
