@@ -7,7 +7,9 @@ import contextlib
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -90,9 +92,12 @@ class TansuBroker:
         self.process = None
 
 
-async def create_topics_async(bootstrap_servers: str, topics: dict[str, int]) -> None:
+async def create_topics_async(
+    bootstrap_servers: str, topics: dict[str, int], *, connection: Mapping[str, Any] | None = None
+) -> None:
     """Create each topic with its partition count, leaving existing ones alone."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    options = {**(connection or {}), "bootstrap_servers": bootstrap_servers}
+    admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -107,6 +112,8 @@ async def create_topics_async(bootstrap_servers: str, topics: dict[str, int]) ->
         await admin.close()
 
 
-def create_topics(bootstrap_servers: str, topics: dict[str, int]) -> None:
-    """Synchronous wrapper of create_topics_async for scripts and fixtures."""
-    asyncio.run(create_topics_async(bootstrap_servers, topics))
+def create_topics(
+    bootstrap_servers: str, topics: dict[str, int], *, connection: Mapping[str, Any] | None = None
+) -> None:
+    """Synchronous wrapper of create_topics_async for scripts and fixtures (connection: shared.kafka's)."""
+    asyncio.run(create_topics_async(bootstrap_servers, topics, connection=connection))

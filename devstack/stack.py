@@ -38,6 +38,7 @@ def prepare_database(env: dict[str, str], sup: Supervisor) -> EmbeddedPostgres |
 def start_broker(env: dict[str, str], sup: Supervisor) -> None:
     """Serve Kafka from Tansu on DEV_KAFKA_PORT unless KAFKA_BOOTSTRAP_SERVERS is set; create the topics."""
     from devstack.kafka import broker_command, create_topics, wait_for_port
+    from shared.kafka import client_options
 
     if not is_set("KAFKA_BOOTSTRAP_SERVERS", env):
         host, port = "127.0.0.1", load_settings(env).dev_kafka_port
@@ -49,7 +50,7 @@ def start_broker(env: dict[str, str], sup: Supervisor) -> None:
         sup.say("kafka", f"Tansu broker (in memory) on {host}:{port}")
     settings = load_settings(env)
     topics = {settings.task_events_topic: settings.task_events_partitions, settings.task_events_dlq_topic: 1}
-    create_topics(settings.kafka_bootstrap_servers, topics)
+    create_topics(settings.kafka_bootstrap_servers, topics, connection=client_options(settings))
     sup.say("kafka", f"topics ready: {', '.join(topics)}")
 
 

@@ -10,6 +10,8 @@ from functools import lru_cache
 DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-use-0000"
 DEV_SECRET_KEY = "dev-flask-secret-not-for-production-use-00"
 ENVIRONMENTS = ("development", "test", "production")
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class SettingsError(ValueError):
@@ -169,6 +171,7 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {settings.app_env!r}")
     if settings.event_publisher not in ("", "dapr", "kafka"):
         raise SettingsError(f"EVENT_PUBLISHER must be dapr or kafka, not {settings.event_publisher!r}")
+    _validate_kafka(settings)
     if settings.is_production:
         if settings.jwt_secret_key in (DEV_JWT_SECRET, "") or len(settings.jwt_secret_key) < 32:
             raise SettingsError(
@@ -178,6 +181,22 @@ def _validate(settings: Settings) -> None:
             raise SettingsError("SECRET_KEY must be set to a random secret of 32+ characters in production")
         if not settings.database_url:
             raise SettingsError("DATABASE_URL must be set in production")
+
+
+def _validate_kafka(settings: Settings) -> None:
+    """Refuse a Kafka protocol, SASL mechanism or SASL login that no client could use."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol not in KAFKA_PROTOCOLS:
+        raise SettingsError(
+            f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_PROTOCOLS)}, not {protocol!r}"
+        )
+    mechanism = settings.kafka_sasl_mechanism.upper()
+    if mechanism and mechanism not in KAFKA_SASL_MECHANISMS:
+        raise SettingsError(
+            f"KAFKA_SASL_MECHANISM must be one of {', '.join(KAFKA_SASL_MECHANISMS)}, not {mechanism!r}"
+        )
+    if protocol.startswith("SASL") and not (settings.kafka_sasl_username and settings.kafka_sasl_password):
+        raise SettingsError(f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set for {protocol}")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -10,30 +10,21 @@ Consumer-group timing (BROKER_SESSION_TIMEOUT / BROKER_REBALANCE_TIMEOUT / BROKE
 
 from __future__ import annotations
 
-import ssl
-
 import faust
 
+from shared.kafka import sasl_login, ssl_context
 from shared.settings import Settings, get_settings
 from streams.transport import broker_urls
 
 
 def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
-    """SASL and/or SSL credentials from the KAFKA_* settings; None for plain Kafka."""
-    protocol = settings.kafka_security_protocol.upper()
-    context = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
-    if protocol.startswith("SASL"):
+    """Faust's form of the one Kafka connection config (shared.kafka); None for plain Kafka."""
+    login, context = sasl_login(settings), ssl_context(settings)
+    if login is not None:
         return faust.SASLCredentials(
-            username=settings.kafka_sasl_username,
-            password=settings.kafka_sasl_password,
-            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-            ssl_context=context,
+            username=login.username, password=login.password, mechanism=login.mechanism, ssl_context=context
         )
-    if context is not None:
-        return faust.SSLCredentials(context)
-    return None
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def canonical_url(settings: Settings) -> str:

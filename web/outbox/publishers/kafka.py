@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.helpers import create_ssl_context
 
+from shared.kafka import client_options
 from shared.settings import Settings
 from web.outbox.publishers.base import Outgoing, failed_all
 from web.outbox.publishers.cloudevents import encode, envelope
@@ -19,22 +19,14 @@ log = logging.getLogger(__name__)
 
 
 def producer_options(settings: Settings) -> dict[str, Any]:
-    """aiokafka producer configuration: acks=all, idempotence as configured, auth from settings."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+    """aiokafka producer configuration: the shared connection, acks=all, idempotence as configured."""
+    return {
+        **client_options(settings),
         "client_id": f"{settings.dapr_app_id}-relay",
         "acks": "all",
         "enable_idempotence": settings.idempotent_producer,
         "request_timeout_ms": int(settings.kafka_timeout_seconds * 1000),
-        "security_protocol": settings.kafka_security_protocol,
     }
-    if settings.kafka_sasl_mechanism:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password
-    if "SSL" in settings.kafka_security_protocol:
-        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile or None)
-    return options
 
 
 class KafkaPublisher:
