@@ -55,6 +55,8 @@ class Settings:
     jwt_access_token_expires: int = 900
     jwt_refresh_token_expires: int = 30 * 24 * 3600
     jwt_cookie_secure: bool = False
+    # Largest request body the web app reads (MAX_CONTENT_LENGTH); larger ones get a 413.
+    max_request_bytes: int = 256 * 1024
     database_url: str = ""
     database_pool_size: int = 5
     test_database_url: str = ""

@@ -12,6 +12,7 @@ from flask import Flask
 from shared.settings import Settings, SettingsError, get_settings
 from web.config import flask_config
 from web.extensions import csrf, db, jwt, migrate
+from web.requests import BigIntConverter
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -29,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     app.config.from_mapping(flask_config(settings))
     if test_config:
         app.config.from_mapping(test_config)
+    app.url_map.converters["int"] = BigIntConverter
     _init_extensions(app)
     _register_blueprints(app)
     return app

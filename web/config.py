@@ -29,5 +29,6 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         # web.sessions checks CSRF on page forms only; the bearer-token API has no cookies to forge.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "JSON_SORT_KEYS": False,
+        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
         "TODO_SETTINGS": settings,
     }

@@ -7,9 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_jwt_extended import unset_jwt_cookies
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from web.extensions import jwt
 
@@ -62,6 +72,16 @@ def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
     return render_template("errors/error.html", status=status, error=error), status
 
 
+def _handle_too_large(error: RequestEntityTooLarge) -> Response | tuple[str, int]:
+    """413 naming the body and the limit (MAX_CONTENT_LENGTH), so a client knows what to shrink."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if _wants_json():
+        return json_error(
+            413, "body_too_large", "the request body is too large", {"body": f"must be at most {limit} bytes"}
+        )
+    return render_template("errors/error.html", status=413, error=error), 413
+
+
 def _token_problem(code: str, message: str) -> Response:
     """401 in the API's shape; on pages, back to the login form with the cookies cleared."""
     if _wants_json():
@@ -94,5 +114,6 @@ def _register_jwt_handlers() -> None:
 def init_app(app: Flask) -> None:
     """Register the error handlers on the app."""
     app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(RequestEntityTooLarge, _handle_too_large)
     app.register_error_handler(HTTPException, _handle_http_exception)
     _register_jwt_handlers()

@@ -12,6 +12,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from shared.events import EVENT_TYPES, EventValidationError, format_timestamp, parse_timestamp
+from web.requests import ascii_int, text_problem
 
 SORTS = ("-timestamp", "timestamp")
 DEFAULT_LIMIT = 50
@@ -99,13 +100,23 @@ def decode_cursor(text: str) -> Cursor:
         raise ValueError("is not a valid cursor")
     try:
         moment = parse_timestamp(raw["t"])
-    except EventValidationError:
+    except (EventValidationError, OverflowError):
         raise ValueError("is not a valid cursor") from None
     return Cursor(timestamp=moment, id=row_id, sort=sort, direction=direction)
 
 
 def _moment(raw: str, *, end_of_day: bool) -> datetime:
     """An RFC 3339 date-time, or a full-date meaning that UTC day (its start, or the next day's start)."""
+    if not raw.isascii():
+        raise ValueError("must be an RFC 3339 date-time or date in ASCII digits")
+    try:
+        return _moment_of(raw, end_of_day=end_of_day)
+    except OverflowError:
+        raise ValueError("is outside the supported range of dates") from None
+
+
+def _moment_of(raw: str, *, end_of_day: bool) -> datetime:
+    """Parse a full-date or date-time; OverflowError at the ends of the calendar (9999-12-31, 0001-01-01)."""
     if len(raw) == 10 and "T" not in raw.upper():
         try:
             day = date.fromisoformat(raw)
@@ -121,10 +132,7 @@ def _moment(raw: str, *, end_of_day: bool) -> datetime:
 
 def _int_in(raw: str, low: int, high: int) -> int:
     """An integer within [low, high]."""
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError("must be an integer") from None
+    value = ascii_int(raw)
     if not low <= value <= high:
         raise ValueError(f"must be between {low} and {high}")
     return value
@@ -158,6 +166,8 @@ def _parse_fields(args: MultiDict[str, str], errors: dict[str, str]) -> dict[str
     values["q"] = (args.get("q") or "").strip()
     if len(values["q"]) > MAX_QUERY:
         errors["q"] = f"must be at most {MAX_QUERY} characters"
+    elif problem := text_problem(values["q"]):
+        errors["q"] = problem
     return values
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from web.requests import text_problem
+
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 
@@ -29,6 +31,8 @@ def parse_credentials(
     normalised = ""
     if not isinstance(email, str) or not email.strip():
         errors["email"] = "an email address is required"
+    elif problem := text_problem(email):
+        errors["email"] = problem
     else:
         try:
             normalised = validate_email(email.strip(), check_deliverability=False).normalized.lower()
@@ -40,6 +44,8 @@ def parse_credentials(
         errors["password"] = f"must be at least {MIN_PASSWORD} characters"
     elif len(password) > MAX_PASSWORD:
         errors["password"] = f"must be at most {MAX_PASSWORD} characters"
+    elif problem := text_problem(password):
+        errors["password"] = problem
     if errors:
         return None, errors
     return Credentials(email=normalised, password=str(password)), {}

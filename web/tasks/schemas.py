@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.events import format_timestamp
 from shared.models import Task
+from web.requests import text_problem
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 2000
@@ -47,10 +48,14 @@ def parse_task_input(body: dict[str, Any]) -> tuple[TaskInput | None, dict[str, 
             errors["title"] = "must not be empty"
         elif len(title) > MAX_TITLE:
             errors["title"] = f"must be at most {MAX_TITLE} characters"
+        elif problem := text_problem(title):
+            errors["title"] = problem
     if not isinstance(description, str):
         errors["description"] = "must be a string"
     elif len(description) > MAX_DESCRIPTION:
         errors["description"] = f"must be at most {MAX_DESCRIPTION} characters"
+    elif problem := text_problem(description):
+        errors["description"] = problem
     if errors:
         return None, errors
     return TaskInput(title=str(title), description=str(description)), {}
@@ -68,6 +73,8 @@ def parse_task_query(args: dict[str, str]) -> tuple[TaskQuery | None, dict[str, 
         errors["sort"] = f"must be one of {', '.join(SORTS)}"
     if len(q) > MAX_QUERY:
         errors["q"] = f"must be at most {MAX_QUERY} characters"
+    elif problem := text_problem(q):
+        errors["q"] = problem
     if errors:
         return None, errors
     return TaskQuery(status=status, q=q, sort=sort), {}
