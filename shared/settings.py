@@ -59,6 +59,8 @@ class Settings:
     max_request_bytes: int = 256 * 1024
     database_url: str = ""
     database_pool_size: int = 5
+    # Connections a process may open beyond its pool under bursts (SQLAlchemy's max_overflow).
+    database_max_overflow: int = 10
     test_database_url: str = ""
     test_kafka_bootstrap_servers: str = ""
     # Where `make run` serves its own Tansu broker when KAFKA_BOOTSTRAP_SERVERS is not set.
@@ -174,15 +176,22 @@ def _validate(settings: Settings) -> None:
     if settings.event_publisher not in ("", "dapr", "kafka"):
         raise SettingsError(f"EVENT_PUBLISHER must be dapr or kafka, not {settings.event_publisher!r}")
     _validate_kafka(settings)
-    if settings.is_production:
-        if settings.jwt_secret_key in (DEV_JWT_SECRET, "") or len(settings.jwt_secret_key) < 32:
-            raise SettingsError(
-                "JWT_SECRET_KEY must be set to a random secret of 32+ characters in production"
-            )
-        if settings.secret_key in (DEV_SECRET_KEY, "") or len(settings.secret_key) < 32:
-            raise SettingsError("SECRET_KEY must be set to a random secret of 32+ characters in production")
-        if not settings.database_url:
-            raise SettingsError("DATABASE_URL must be set in production")
+    if settings.is_production and not settings.database_url:
+        raise SettingsError("DATABASE_URL must be set in production")
+
+
+def require_web_secrets(settings: Settings) -> None:
+    """Refuse development or short signing secrets in production, where the Flask app signs with them.
+
+    Only the processes that build the Flask app call this, so the stream worker runs without the
+    web app's secrets (each deployed role gets only the secrets it uses).
+    """
+    if not settings.is_production:
+        return
+    if settings.jwt_secret_key in (DEV_JWT_SECRET, "") or len(settings.jwt_secret_key) < 32:
+        raise SettingsError("JWT_SECRET_KEY must be set to a random secret of 32+ characters in production")
+    if settings.secret_key in (DEV_SECRET_KEY, "") or len(settings.secret_key) < 32:
+        raise SettingsError("SECRET_KEY must be set to a random secret of 32+ characters in production")
 
 
 def _validate_kafka(settings: Settings) -> None:

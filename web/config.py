@@ -5,15 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared.settings import Settings
+from shared.settings import Settings, require_web_secrets
 
 
 def flask_config(settings: Settings) -> dict[str, Any]:
-    """Map settings onto the Flask and extension configuration keys."""
+    """Map settings onto the Flask and extension configuration keys (production secrets checked first)."""
+    require_web_secrets(settings)
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.sqlalchemy_url(),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": settings.database_pool_size},
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+        },
         "JWT_SECRET_KEY": settings.jwt_secret_key,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.jwt_access_token_expires),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.jwt_refresh_token_expires),

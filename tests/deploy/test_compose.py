@@ -52,7 +52,8 @@ SECRETS = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40, "POSTGRES_PASSWOR
 def test_the_required_services_are_there():
     expected = {"postgres", "kafka", "migrations", "web", "web-dapr", "worker", "mailpit"}
     assert expected <= set(SERVICES)
-    assert SERVICES["web-dapr"]["network_mode"] == "service:web"
+    # Its own network namespace: network_mode: service:web loses it whenever web is recreated.
+    assert "network_mode" not in SERVICES["web-dapr"]
     assert SERVICES["web-dapr"]["image"].startswith("daprio/daprd:")
     assert "KAFKA_PROCESS_ROLES" in SERVICES["kafka"]["environment"]
 
@@ -71,8 +72,7 @@ def test_dependencies_wait_for_health_or_completion():
             assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
             conditions.add(spec["condition"])
             checked = not SERVICES[dependency].get("healthcheck", {"disable": True}).get("disable")
-            # The sidecar joins web's network namespace, and web's healthcheck waits for the sidecar.
-            if checked and (name, dependency) != ("web-dapr", "web"):
+            if checked:
                 assert spec["condition"] == "service_healthy", f"{name} -> {dependency}"
     assert {"service_healthy", "service_completed_successfully"} <= conditions
     for service in ("web", "worker"):
@@ -115,10 +115,15 @@ def test_web_publishes_through_the_sidecar():
     settings = load_settings(env)
     assert settings.publisher == "dapr"
     command = SERVICES["web-dapr"]["command"]
-    assert "--app-port=" + env["PORT"] in command
+    # Publish-only: no app port, no state store, no secrets, JSON logs; reached by service name.
+    assert not [arg for arg in command if arg.startswith("--app-port")]
     assert "--app-id=todo-web" in command
+    assert "--log-as-json" in command
+    assert settings.dapr_host == "web-dapr"
+    assert "--dapr-listen-addresses=0.0.0.0" in command
+    assert "environment" not in SERVICES["web-dapr"]
     mounted = {Path(m.split(":")[0]).name for m in SERVICES["web-dapr"]["volumes"]}
-    assert {"kafka-pubsub.yaml", "statestore.yaml", "resiliency.yaml"} <= mounted
+    assert mounted == {"kafka-pubsub.yaml", "resiliency.yaml", "config.yaml"}
     for mount in SERVICES["web-dapr"]["volumes"]:
         assert (ROOT / mount.split(":")[0]).is_file(), mount
 
@@ -147,8 +152,6 @@ def test_worker_uses_the_dev_group_timing_and_reaches_itself_by_service_name():
     assert settings.broker_heartbeat_interval * 3 <= settings.broker_session_timeout
     assert settings.worker_canonical_url == f"http://worker:{settings.worker_web_port}"
     assert settings.worker_app_id == defaults.worker_app_id
-    published = {mapping.split(":")[-1] for mapping in SERVICES["worker"]["ports"]}
-    assert str(settings.worker_web_port) in published
 
 
 def test_worker_is_healthy_once_it_holds_its_partitions():
@@ -162,3 +165,21 @@ def test_web_runs_the_relay_and_asks_the_worker_for_counts():
     assert settings.relay_enabled is True
     worker = load_settings(service_env("worker", SECRETS))
     assert settings.worker_url == worker.worker_canonical_url
+
+
+def test_only_the_app_and_mailpit_are_published_and_only_on_loopback():
+    published = {name: service["ports"] for name, service in SERVICES.items() if service.get("ports")}
+    assert set(published) == {"web", "mailpit"}
+    for name, ports in published.items():
+        for mapping in ports:
+            assert mapping.startswith("127.0.0.1:"), f"{name} publishes {mapping} beyond loopback"
+
+
+def test_each_role_gets_only_the_secrets_it_uses():
+    signing = {"SECRET_KEY", "JWT_SECRET_KEY"}
+    for service in ("web", "migrations"):
+        assert signing <= set(service_env(service, SECRETS)), service
+    worker = service_env("worker", SECRETS)
+    assert not signing & set(worker)
+    assert load_settings(worker).is_production
+    assert all("PASSWORD" not in key and "SECRET" not in key for key in service_env("web-dapr", SECRETS))

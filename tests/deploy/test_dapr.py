@@ -52,10 +52,13 @@ def test_local_pubsub_has_no_auth_and_managed_reads_sasl_and_tls_from_a_secret()
         assert managed[field]["secretKeyRef"]["name"] == "todo-platform-kafka", field
 
 
-def test_statestore_is_postgresql_v2():
-    component = _load("statestore.yaml")
-    assert (component["spec"]["type"], component["spec"]["version"]) == ("state.postgresql", "v2")
-    assert "secretKeyRef" in _metadata(component)["connectionString"]
+def test_there_is_no_state_store_and_no_secret_store():
+    # Nothing uses Dapr state; a store would make PostgreSQL a start-up dependency of every sidecar.
+    kinds = {
+        _load(str(path.relative_to(COMPONENTS)))["spec"].get("type", "")
+        for path in COMPONENTS.rglob("*.yaml")
+    }
+    assert not [kind for kind in kinds if kind.startswith(("state.", "secretstores."))]
 
 
 def test_resiliency_covers_the_publish_path_within_the_apps_timeout():
@@ -82,8 +85,9 @@ def test_chart_annotations_and_components_match_the_settings(render, find, value
     container = web["spec"]["template"]["spec"]["containers"][0]
     assert annotations["dapr.io/enabled"] == "true"
     assert annotations["dapr.io/app-id"] == APP_ID
-    assert annotations["dapr.io/app-port"] == str(container["ports"][0]["containerPort"])
-    assert annotations["dapr.io/app-port"] == str(Settings().port)
+    # Publish-only: the sidecar never calls into the app, so it is given no app port.
+    assert "dapr.io/app-port" not in annotations
+    assert container["ports"][0]["containerPort"] == Settings().port
     find(docs, "Configuration", annotations["dapr.io/config"])
     config = find(docs, "ConfigMap", "todo-platform")["data"]
     env = {item["name"]: item.get("value") for item in container["env"]}
@@ -92,7 +96,6 @@ def test_chart_annotations_and_components_match_the_settings(render, find, value
     assert config["PUBSUB_NAME"] == Settings().pubsub_name
     assert config["TASK_EVENTS_TOPIC"] == Settings().task_events_topic
     assert config["TASK_EVENTS_PARTITIONS"] == str(Settings().task_events_partitions)
-    find(docs, "Component", "statestore")
     resiliency = find(docs, "Resiliency", "todo-platform-resiliency")
     assert config["PUBSUB_NAME"] in resiliency["spec"]["targets"]["components"]
     reference = "managed/kafka-pubsub.yaml" if value_set == "production" else "kafka-pubsub.yaml"

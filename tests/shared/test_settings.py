@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.settings import DEV_JWT_SECRET, SettingsError, load_settings
+from shared.settings import DEV_JWT_SECRET, SettingsError, load_settings, require_web_secrets
 
 STRONG = "x" * 40
 
@@ -28,15 +28,20 @@ def test_malformed_values_are_refused_with_the_variable_named(name, value):
         load_settings({name: value})
 
 
+def _web_settings(env: dict[str, str]) -> None:
+    """Load settings as the web app does: the signing secrets are checked too."""
+    require_web_secrets(load_settings(env))
+
+
 def test_production_refuses_development_secrets():
     with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
-        load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "SECRET_KEY": STRONG})
+        _web_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "SECRET_KEY": STRONG})
     with pytest.raises(SettingsError, match="SECRET_KEY"):
-        load_settings(
+        _web_settings(
             {"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x", "JWT_SECRET_KEY": STRONG}
         )
     with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
-        load_settings(
+        _web_settings(
             {
                 "APP_ENV": "production",
                 "DATABASE_URL": "postgresql://db/x",
@@ -44,6 +49,20 @@ def test_production_refuses_development_secrets():
                 "SECRET_KEY": STRONG,
             }
         )
+
+
+def test_the_worker_runs_in_production_without_the_web_apps_secrets():
+    settings = load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x"})
+    assert settings.is_production
+    with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
+        require_web_secrets(settings)
+
+
+def test_a_production_app_refuses_development_secrets_when_it_is_built():
+    from web.config import flask_config
+
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        flask_config(load_settings({"APP_ENV": "production", "DATABASE_URL": "postgresql://db/x"}))
 
 
 def test_production_accepts_real_secrets():

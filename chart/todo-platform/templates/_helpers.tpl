@@ -60,9 +60,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* The image reference. */}}
+{{/* The image reference: the tag is required (validateValues), never the appVersion nobody pushed. */}}
 {{- define "todo-platform.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
 {{- end }}
 
 {{/* Name of the Secret with the app's secrets. */}}
@@ -112,52 +112,103 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.dapr.appTimeoutSeconds | quote }}
 {{- end }}
 
-{{/* Environment shared by every app container: ConfigMap plus secrets from the Secrets. */}}
-{{- define "todo-platform.env" -}}
-- name: SECRET_KEY
+{{/* One variable from a Secret: call with (dict "name" "DATABASE_URL" "secret" $secretName "optional" false). */}}
+{{- define "todo-platform.secretEnv" -}}
+- name: {{ .name }}
   valueFrom:
     secretKeyRef:
-      name: {{ include "todo-platform.secretName" . }}
-      key: SECRET_KEY
-- name: JWT_SECRET_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "todo-platform.secretName" . }}
-      key: JWT_SECRET_KEY
-- name: DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "todo-platform.secretName" . }}
-      key: DATABASE_URL
-- name: SMTP_USERNAME
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "todo-platform.secretName" . }}
-      key: SMTP_USERNAME
+      name: {{ .secret }}
+      key: {{ .name }}
+      {{- if .optional }}
       optional: true
-- name: SMTP_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "todo-platform.secretName" . }}
-      key: SMTP_PASSWORD
-      optional: true
-{{- if and .Values.kafka.existingSecret (not .Values.inCluster.enabled) }}
-- name: KAFKA_BOOTSTRAP_SERVERS
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.kafka.existingSecret }}
-      key: KAFKA_BOOTSTRAP_SERVERS
-- name: KAFKA_SASL_USERNAME
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.kafka.existingSecret }}
-      key: KAFKA_SASL_USERNAME
-- name: KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.kafka.existingSecret }}
-      key: KAFKA_SASL_PASSWORD
+      {{- end }}
 {{- end }}
+
+{{/* Whether a role talks to Kafka itself: the worker always, web and relay only without a sidecar. */}}
+{{- define "todo-platform.roleUsesKafka" -}}
+{{- if or (eq .role "worker") (not .ctx.Values.dapr.enabled) }}true{{ end }}
+{{- end }}
+
+{{/*
+The secrets a role uses, and no others: call with (dict "ctx" $ "role" "web|worker|relay|migrations").
+DATABASE_URL: all. SECRET_KEY and JWT_SECRET_KEY: the roles that build the Flask app (web, relay,
+migrations), which refuses to start without them in production. SMTP: the worker, which sends the
+mail. Kafka credentials: whoever talks to Kafka (the sidecar reads its own from the Component).
+*/}}
+{{- define "todo-platform.env" -}}
+{{- $secret := include "todo-platform.secretName" .ctx }}
+{{- if ne .role "worker" }}
+{{- include "todo-platform.secretEnv" (dict "name" "SECRET_KEY" "secret" $secret) }}
+{{ include "todo-platform.secretEnv" (dict "name" "JWT_SECRET_KEY" "secret" $secret) }}
+{{ end }}
+{{- include "todo-platform.secretEnv" (dict "name" "DATABASE_URL" "secret" $secret) }}
+{{- if eq .role "worker" }}
+{{ include "todo-platform.secretEnv" (dict "name" "SMTP_USERNAME" "secret" $secret "optional" true) }}
+{{ include "todo-platform.secretEnv" (dict "name" "SMTP_PASSWORD" "secret" $secret "optional" true) }}
+{{- end }}
+{{- if and .ctx.Values.kafka.existingSecret (not .ctx.Values.inCluster.enabled) (include "todo-platform.roleUsesKafka" .) }}
+{{- range list "KAFKA_BOOTSTRAP_SERVERS" "KAFKA_SASL_USERNAME" "KAFKA_SASL_PASSWORD" }}
+{{ include "todo-platform.secretEnv" (dict "name" . "secret" $.ctx.Values.kafka.existingSecret) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Pool sizes of one role: call with (dict "pool" .Values.web.database). */}}
+{{- define "todo-platform.poolEnv" -}}
+- name: DATABASE_POOL_SIZE
+  value: {{ .pool.poolSize | quote }}
+- name: DATABASE_MAX_OVERFLOW
+  value: {{ .pool.maxOverflow | quote }}
+{{- end }}
+
+{{/*
+Pod annotations of a Dapr-enabled role (web, separate relay): call with (dict "ctx" $ "appId" "todo-web").
+No app port: both only publish, so the sidecar never calls into the app. The built-in Kubernetes
+secret store is off because the pods mount no service account token (daprd would exit without one);
+the Components' secretKeyRefs still resolve through the operator.
+*/}}
+{{- define "todo-platform.daprAnnotations" -}}
+{{- $d := .ctx.Values.dapr }}
+checksum/dapr: {{ include "todo-platform.daprChecksum" .ctx }}
+dapr.io/enabled: "true"
+dapr.io/app-id: {{ .appId | quote }}
+dapr.io/config: {{ printf "%s-dapr" (include "todo-platform.fullname" .ctx) | quote }}
+dapr.io/disable-builtin-k8s-secret-store: "true"
+dapr.io/block-shutdown-duration: {{ $d.blockShutdownDuration | quote }}
+dapr.io/log-level: {{ $d.logLevel | quote }}
+dapr.io/log-as-json: {{ $d.logAsJson | toString | quote }}
+dapr.io/sidecar-cpu-request: {{ $d.sidecar.cpuRequest | quote }}
+dapr.io/sidecar-memory-request: {{ $d.sidecar.memoryRequest | quote }}
+dapr.io/sidecar-cpu-limit: {{ $d.sidecar.cpuLimit | quote }}
+dapr.io/sidecar-memory-limit: {{ $d.sidecar.memoryLimit | quote }}
+dapr.io/sidecar-seccomp-profile-type: "RuntimeDefault"
+{{- end }}
+
+{{/* Hash of the Dapr resources a sidecar loads at start: a change rolls the pods that use them. */}}
+{{- define "todo-platform.daprChecksum" -}}
+{{- $files := list "configuration.yaml" "pubsub.yaml" "resiliency.yaml" }}
+{{- $rendered := "" }}
+{{- range $files }}
+{{- $rendered = print $rendered (include (print $.Template.BasePath "/dapr/" .) $) }}
+{{- end }}
+{{- $rendered | sha256sum }}
+{{- end }}
+
+{{/*
+Worst-case PostgreSQL connections of the release (values.yaml, `database`, shows the arithmetic):
+web pods at the HPA maximum plus one surge pod, each process its pool, overflow and relay connection;
+each worker its pool and overflow; each separate relay one; the migrations Job one.
+*/}}
+{{- define "todo-platform.connectionBudget" -}}
+{{- $web := .Values.web }}
+{{- $pods := ternary $web.autoscaling.maxReplicas $web.replicaCount $web.autoscaling.enabled }}
+{{- $perProcess := add $web.database.poolSize $web.database.maxOverflow (ternary 0 1 .Values.relay.separate) }}
+{{- $total := mul (add $pods 1) $web.processes $perProcess }}
+{{- $total = add $total (mul .Values.worker.replicaCount (add .Values.worker.database.poolSize .Values.worker.database.maxOverflow)) }}
+{{- if .Values.relay.separate }}
+{{- $total = add $total .Values.relay.replicaCount }}
+{{- end }}
+{{- add $total 1 }}
 {{- end }}
 
 {{/* Volume with the Kafka CA certificate, when one is configured. */}}
@@ -184,6 +235,27 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Fail with a message that says what to set when the values cannot work together. */}}
 {{- define "todo-platform.validateValues" -}}
 {{- $errors := list }}
+{{- if not .Values.image.tag }}
+{{- $errors = append $errors (printf "image.tag is empty: set it to a tag you pushed to %s (the deploy workflow uses the commit SHA)." .Values.image.repository) }}
+{{- end }}
+{{- $budget := int (include "todo-platform.connectionBudget" .) }}
+{{- if gt $budget (int .Values.database.maxConnections) }}
+{{- $errors = append $errors (printf "these values may open %d PostgreSQL connections but database.maxConnections is %d: lower web.autoscaling.maxReplicas, web.processes or the pool sizes (web.database, worker.database), or move to a larger database plan and raise database.maxConnections (DEPLOY.md, connection budget)." $budget (int .Values.database.maxConnections)) }}
+{{- end }}
+{{- if and .Values.certManager.clusterIssuer.create (not .Values.certManager.clusterIssuer.email) }}
+{{- $errors = append $errors "certManager.clusterIssuer.create needs certManager.clusterIssuer.email (the ACME account Let's Encrypt writes to)." }}
+{{- end }}
+{{- if and .Values.certManager.clusterIssuer.create (not .Values.web.ingress.className) }}
+{{- $errors = append $errors "certManager.clusterIssuer.create needs web.ingress.className: the HTTP-01 challenge is answered through that Ingress class." }}
+{{- end }}
+{{- if .Values.dapr.enabled }}
+{{- $block := include "todo-platform.seconds" .Values.dapr.blockShutdownDuration | int }}
+{{- range $role, $grace := dict "web" .Values.web.terminationGracePeriodSeconds "relay" .Values.relay.terminationGracePeriodSeconds }}
+{{- if le (int $grace) (add $block 5) }}
+{{- $errors = append $errors (printf "%s.terminationGracePeriodSeconds (%d) must exceed dapr.blockShutdownDuration (%s) plus Dapr's 5 s graceful shutdown, or Kubernetes kills the sidecar mid-publish." $role (int $grace) $.Values.dapr.blockShutdownDuration) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if gt (int .Values.worker.replicaCount) (int .Values.events.partitions) }}
 {{- $errors = append $errors (printf "worker.replicaCount (%d) must not exceed events.partitions (%d): a Faust worker without a partition sits idle. Lower worker.replicaCount or add partitions to the topic first." (int .Values.worker.replicaCount) (int .Values.events.partitions)) }}
 {{- end }}
@@ -227,8 +299,38 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Egress every app pod needs: DNS, the Dapr control plane, the data services' ports, in-cluster data pods. */}}
+{{/* Whole seconds of a Go duration made of s/m/h units ("20s", "1m30s"). */}}
+{{- define "todo-platform.seconds" -}}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+[hms]" . -1 }}
+{{- $n := int (trimSuffix "h" (trimSuffix "m" (trimSuffix "s" .))) }}
+{{- $unit := ternary 3600 (ternary 60 1 (hasSuffix "m" .)) (hasSuffix "h" .) }}
+{{- $total = add $total (mul $n $unit) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/* One egress rule to external CIDRs on some ports: call with (dict "to" .Values.networkPolicy.database). */}}
+{{- define "todo-platform.cidrEgress" -}}
+- to:
+    {{- range .to.cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  ports:
+    {{- range .to.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+{{- end }}
+
+{{/*
+Egress of one role: call with (dict "ctx" $ "role" "web|worker|relay"). DNS; the Dapr control plane
+for the pods with a sidecar; PostgreSQL and Kafka only at their CIDRs; SMTP only from the worker;
+the in-cluster data pods in trial mode. Nothing else leaves the pod.
+*/}}
 {{- define "todo-platform.egressRules" -}}
+{{- $np := .ctx.Values.networkPolicy }}
 - to:
     - namespaceSelector: {}
       podSelector:
@@ -239,24 +341,27 @@ app.kubernetes.io/component: {{ .component }}
       protocol: UDP
     - port: 53
       protocol: TCP
+{{- if and .ctx.Values.dapr.enabled (ne .role "worker") }}
 - to:
     - namespaceSelector:
         matchLabels:
-          kubernetes.io/metadata.name: {{ .Values.networkPolicy.daprNamespace }}
-- ports:
-    {{- range .Values.networkPolicy.egressPorts }}
-    - port: {{ . }}
-      protocol: TCP
-    {{- end }}
-{{- if .Values.inCluster.enabled }}
+          kubernetes.io/metadata.name: {{ $np.daprNamespace }}
+{{- end }}
+{{- if .ctx.Values.inCluster.enabled }}
 - to:
     - podSelector:
         matchLabels:
-          {{- include "todo-platform.selectorLabels" . | nindent 10 }}
+          {{- include "todo-platform.selectorLabels" .ctx | nindent 10 }}
           app.kubernetes.io/component: postgresql
     - podSelector:
         matchLabels:
-          {{- include "todo-platform.selectorLabels" . | nindent 10 }}
+          {{- include "todo-platform.selectorLabels" .ctx | nindent 10 }}
           app.kubernetes.io/component: kafka
+{{- else }}
+{{ include "todo-platform.cidrEgress" (dict "to" $np.database) }}
+{{ include "todo-platform.cidrEgress" (dict "to" $np.kafka) }}
+{{- end }}
+{{- if eq .role "worker" }}
+{{ include "todo-platform.cidrEgress" (dict "to" $np.smtp) }}
 {{- end }}
 {{- end }}
