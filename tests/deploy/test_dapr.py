@@ -126,7 +126,9 @@ def test_chart_environment_loads_as_production_settings(render, find, pod_env, v
     mounts = {m["name"]: m["mountPath"] for m in worker["volumeMounts"]}
     assert mounts["data"] == worker_env["WORKER_DATA_DIR"]
     if value_set == "production":
-        assert config["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
-        assert config["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-256"
-        assert config["KAFKA_SSL_CAFILE"].startswith("/etc/todo-platform/kafka/")
+        # Only the roles that talk to Kafka get its settings (the web app's sidecar has its own).
+        assert not {key for key in config if key.startswith("KAFKA_")}
+        assert worker_env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert worker_env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-256"
+        assert worker_env["KAFKA_SSL_CAFILE"].startswith("/etc/todo-platform/kafka/")
         assert {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} <= set(worker_env)

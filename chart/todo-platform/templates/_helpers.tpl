@@ -146,9 +146,26 @@ mail. Kafka credentials: whoever talks to Kafka (the sidecar reads its own from 
 {{ include "todo-platform.secretEnv" (dict "name" "SMTP_USERNAME" "secret" $secret "optional" true) }}
 {{ include "todo-platform.secretEnv" (dict "name" "SMTP_PASSWORD" "secret" $secret "optional" true) }}
 {{- end }}
-{{- if and .ctx.Values.kafka.existingSecret (not .ctx.Values.inCluster.enabled) (include "todo-platform.roleUsesKafka" .) }}
+{{- if include "todo-platform.roleUsesKafka" . }}
+{{- $v := .ctx.Values }}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: {{ ternary "PLAINTEXT" $v.kafka.securityProtocol $v.inCluster.enabled | quote }}
+{{- if and $v.kafka.saslMechanism (not $v.inCluster.enabled) }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ $v.kafka.saslMechanism | quote }}
+{{- end }}
+{{- with include "todo-platform.kafkaCaFile" .ctx }}
+- name: KAFKA_SSL_CAFILE
+  value: {{ . | quote }}
+{{- end }}
+{{- with include "todo-platform.kafkaBootstrap" .ctx }}
+- name: KAFKA_BOOTSTRAP_SERVERS
+  value: {{ . | quote }}
+{{- end }}
+{{- if and $v.kafka.existingSecret (not $v.inCluster.enabled) }}
 {{- range list "KAFKA_BOOTSTRAP_SERVERS" "KAFKA_SASL_USERNAME" "KAFKA_SASL_PASSWORD" }}
 {{ include "todo-platform.secretEnv" (dict "name" . "secret" $.ctx.Values.kafka.existingSecret) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
