@@ -10,9 +10,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiokafka import errors as kafka_errors
+
 from shared.settings import Settings
 
 RETRY_INITIAL_SECONDS = 0.1
+
+# Broker errors that mean "not reachable or not ready now", whatever aiokafka's `retriable` says
+# (a timeout waiting for metadata is not marked retriable, yet it is what a stopped broker gives).
+BROKER_UNREACHABLE = (
+    kafka_errors.KafkaConnectionError,
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.NodeNotReadyError,
+    kafka_errors.RequestTimedOutError,
+    kafka_errors.NotLeaderForPartitionError,
+    kafka_errors.LeaderNotAvailableError,
+    kafka_errors.NotEnoughReplicasError,
+    kafka_errors.NotEnoughReplicasAfterAppendError,
+    kafka_errors.CoordinatorNotAvailableError,
+    kafka_errors.NotCoordinatorError,
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,11 @@ class Backoff:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after the attempt-th consecutive failure (0-based)."""
         return float(min(self.ceiling, self.initial * 2 ** min(max(attempt, 0), 30)))
+
+
+def is_broker_unreachable(exc: BaseException) -> bool:
+    """Whether a Kafka client error means the broker is away (retry) rather than refusing the record."""
+    return isinstance(exc, (*BROKER_UNREACHABLE, OSError))
 
 
 def backoff(settings: Settings) -> Backoff:

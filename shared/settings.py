@@ -90,6 +90,9 @@ class Settings:
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
     relay_batch_size: int = 500
+    # An event the broker refuses for good (too large, not authorised) is parked once it has been
+    # attempted this many times; an unreachable broker never parks anything.
+    relay_max_attempts: int = 5
     outbox_retention_hours: float = 24.0
     readyz_max_backlog: int = 10_000
     readyz_max_backlog_age_seconds: float = 300.0

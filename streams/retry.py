@@ -15,29 +15,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import psycopg
-from aiokafka import errors as kafka_errors
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shared.retry import Backoff
+from shared.retry import Backoff, is_broker_unreachable
 from streams.notifications.mailer import is_permanent_mail_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-# Broker errors that mean "not reachable or not ready now", whatever aiokafka's `retriable` says
-# (a timeout waiting for metadata is not marked retriable, yet it is what a stopped broker gives).
-_BROKER_DOWN = (
-    kafka_errors.KafkaConnectionError,
-    kafka_errors.KafkaTimeoutError,
-    kafka_errors.NodeNotReadyError,
-    kafka_errors.RequestTimedOutError,
-    kafka_errors.NotLeaderForPartitionError,
-    kafka_errors.LeaderNotAvailableError,
-    kafka_errors.NotEnoughReplicasError,
-    kafka_errors.NotEnoughReplicasAfterAppendError,
-    kafka_errors.CoordinatorNotAvailableError,
-    kafka_errors.NotCoordinatorError,
-)
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
@@ -52,7 +36,7 @@ def is_transient(exc: BaseException) -> bool:
     # SMTPNotSupportedError: an address needs SMTPUTF8 and the server lacks it, which no retry changes.
     if is_permanent_mail_error(exc) or isinstance(exc, smtplib.SMTPNotSupportedError):
         return False
-    if is_transient_db_error(exc) or isinstance(exc, _BROKER_DOWN):
+    if is_transient_db_error(exc) or is_broker_unreachable(exc):
         return True
     # Sockets, timeouts and smtplib's own errors (4xx, server gone) are all OSErrors.
     return isinstance(exc, OSError)

@@ -7,7 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.db import SessionLike
 from shared.settings import Settings
-from web.outbox.repository import backlog
+from web.outbox.repository import backlog, parked_count
 
 
 def database_problem(*, session: SessionLike) -> str | None:
@@ -21,9 +21,16 @@ def database_problem(*, session: SessionLike) -> str | None:
 
 
 def outbox_status(*, session: SessionLike, settings: Settings) -> tuple[dict[str, object], str | None]:
-    """The events waiting to be published, and a reason when past the READYZ_MAX_BACKLOG* limits."""
+    """The events waiting to be published, and a reason when past the READYZ_MAX_BACKLOG* limits.
+
+    Parked events are shown but never make the pod unready: restarting it would not publish them.
+    """
     waiting = backlog(session=session, cap=settings.readyz_max_backlog)
-    figures: dict[str, object] = {"pending": waiting.pending, "oldest_age_seconds": waiting.oldest_age}
+    figures: dict[str, object] = {
+        "pending": waiting.pending,
+        "oldest_age_seconds": waiting.oldest_age,
+        "parked": parked_count(session=session),
+    }
     if waiting.pending > settings.readyz_max_backlog:
         return figures, f"more than {settings.readyz_max_backlog} events waiting"
     if waiting.oldest_age > settings.readyz_max_backlog_age_seconds:

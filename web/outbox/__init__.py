@@ -17,10 +17,12 @@ _started_in: int | None = None
 
 
 def init_app(app: Flask) -> None:
-    """Register `flask --app web relay`; run the relay inside this web process when RELAY_ENABLED."""
+    """Register `flask --app web relay` and `outbox`; run the relay in this process when RELAY_ENABLED."""
     from web.outbox.commands import relay_command
+    from web.outbox.parking import outbox_group
 
     app.cli.add_command(relay_command)
+    app.cli.add_command(outbox_group)
     settings: Settings = app.config["TODO_SETTINGS"]
     if not settings.relay_enabled:
         return

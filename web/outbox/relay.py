@@ -5,6 +5,11 @@ released when that connection or its process dies, and another relay (a gunicorn
 replica, `todo-platform relay`) takes over within RELAY_POLL_SECONDS. The leader LISTENs
 for the NOTIFY every commit with events sends, so a request's events go out right after its
 commit; polling catches anything else (rows left by a killed process, missed wake-ups).
+
+An unreachable broker is retried with the shared backoff for as long as it lasts. An event the
+broker refuses for good (publishers return it as `Refused`) holds its user's later events back
+for at most RELAY_MAX_ATTEMPTS rounds, then is parked: the relay skips it, the user's later events
+go out after it, and `flask --app web outbox retry` puts it back once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -139,7 +144,9 @@ class Relay:
                 return False
             acked, failed = settle(batch, self._publish(batch))
             repository.mark_published(conn=self._conn, row_ids=acked)
-            repository.record_failures(conn=self._conn, failures=failed)
+            repository.record_failures(
+                conn=self._conn, failures=failed, max_attempts=self.settings.relay_max_attempts
+            )
             self._conn.commit()
             log.info("%s: published %d, failed %d, held back %d", self.name, len(acked), len(failed),
                      len(batch) - len(acked) - len(failed))  # fmt: skip

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
 
 from shared.db import SessionLike
 from shared.models import OutboxEvent
-from web.outbox.publishers.base import Outgoing
+from web.outbox.publishers.base import Outgoing, Refused
 
 # Session advisory lock held by the one active relay ("todorela" as a 64-bit key).
 RELAY_LOCK_KEY = 0x746F646F72656C61
@@ -40,10 +40,10 @@ def try_lead(*, conn: Connection) -> bool:
 
 
 def pending_batch(*, conn: Connection, limit: int) -> list[Outgoing]:
-    """The oldest unpublished rows in commit-id order."""
+    """The oldest unpublished rows in commit-id order, parked ones left out."""
     rows = conn.execute(
         select(OutboxEvent.id, OutboxEvent.user_id, OutboxEvent.payload)
-        .where(OutboxEvent.published_at.is_(None))
+        .where(OutboxEvent.published_at.is_(None), OutboxEvent.parked_at.is_(None))
         .order_by(OutboxEvent.id)
         .limit(limit)
     )
@@ -60,15 +60,25 @@ def mark_published(*, conn: Connection, row_ids: list[int]) -> None:
         )
 
 
-def record_failures(*, conn: Connection, failures: dict[int, str]) -> None:
-    """Count a failed attempt and keep its reason, for the operator."""
+def record_failures(*, conn: Connection, failures: dict[int, str], max_attempts: int) -> None:
+    """Count a failed attempt and keep its reason; park a refused event on its max_attempts-th try."""
     if failures:
+        attempts = OutboxEvent.attempts + 1
+        park = bindparam("refused") & (attempts >= max_attempts)
         stmt = (
             update(OutboxEvent)
             .where(OutboxEvent.id == bindparam("row_id"))
-            .values(attempts=OutboxEvent.attempts + 1, last_error=bindparam("error"))
+            .values(
+                attempts=attempts,
+                last_error=bindparam("error"),
+                parked_at=case((park, func.now()), else_=None),
+            )
         )
-        conn.execute(stmt, [{"row_id": row_id, "error": error[:2000]} for row_id, error in failures.items()])
+        rows = [
+            {"row_id": row_id, "error": error[:2000], "refused": isinstance(error, Refused)}
+            for row_id, error in failures.items()
+        ]
+        conn.execute(stmt, rows)
 
 
 def prune_published(*, conn: Connection, older_than: timedelta, limit: int = 10_000) -> int:
@@ -85,12 +95,52 @@ def prune_published(*, conn: Connection, older_than: timedelta, limit: int = 10_
 
 def backlog(*, session: SessionLike | Connection, cap: int) -> Backlog:
     """Pending count (counted up to cap + 1, so a huge backlog stays cheap) and the oldest's age."""
-    waiting = select(OutboxEvent.id).where(OutboxEvent.published_at.is_(None)).limit(cap + 1).subquery()
+    unpublished = (OutboxEvent.published_at.is_(None), OutboxEvent.parked_at.is_(None))
+    waiting = select(OutboxEvent.id).where(*unpublished).limit(cap + 1).subquery()
     pending = int(session.scalar(select(func.count()).select_from(waiting)) or 0)
     oldest = session.scalar(
         select(func.extract("epoch", func.now() - OutboxEvent.created_at))
-        .where(OutboxEvent.published_at.is_(None))
+        .where(*unpublished)
         .order_by(OutboxEvent.id)
         .limit(1)
     )
     return Backlog(pending=pending, oldest_age=round(float(oldest or 0.0), 3))
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An event the relay gave up on until an operator retries it."""
+
+    row_id: int
+    event_id: str
+    user_id: str
+    event_type: str
+    attempts: int
+    parked_at: str
+    last_error: str
+
+
+def parked_count(*, session: SessionLike | Connection) -> int:
+    """How many events are parked."""
+    return int(session.scalar(select(func.count()).where(OutboxEvent.parked_at.is_not(None))) or 0)
+
+
+def parked_events(*, session: SessionLike, limit: int) -> list[Parked]:
+    """The parked events, oldest first."""
+    rows = session.execute(
+        select(OutboxEvent).where(OutboxEvent.parked_at.is_not(None)).order_by(OutboxEvent.id).limit(limit)
+    ).scalars()
+    return [
+        Parked(row.id, str(row.event_id), row.user_id, row.event_type, row.attempts,
+               row.parked_at.isoformat() if row.parked_at else "", row.last_error or "")
+        for row in rows
+    ]  # fmt: skip
+
+
+def unpark(*, session: SessionLike, row_ids: list[int] | None) -> list[int]:
+    """Put parked events (these, or all when None) back in the queue with a fresh count of attempts."""
+    stmt = update(OutboxEvent).where(OutboxEvent.parked_at.is_not(None))
+    if row_ids is not None:
+        stmt = stmt.where(OutboxEvent.id.in_(row_ids))
+    result = session.execute(stmt.values(parked_at=None, attempts=0).returning(OutboxEvent.id))
+    return sorted(int(row_id) for row_id in result.scalars())

@@ -134,6 +134,7 @@ def test_readyz_reports_the_backlog_and_turns_unready_past_the_limits(
     assert outbox == {
         "pending": 3,
         "oldest_age_seconds": pytest.approx(0, abs=30),
+        "parked": 0,
         "problem": "more than 2 events waiting",
     }
     with engine.begin() as conn:

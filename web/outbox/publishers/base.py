@@ -9,6 +9,14 @@ from typing import Any, Protocol
 SKIPPED = "not sent: an earlier event of this user failed"
 
 
+class Refused(str):
+    """A failure about the event itself (too large, not allowed), not the broker's availability.
+
+    A str, so results stay `str | None` for every caller; the relay parks an event refused like
+    this once it has been attempted RELAY_MAX_ATTEMPTS times. Anything else is retried for ever.
+    """
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One outbox row on its way out: the event and the key that keeps a user's events in order."""

@@ -14,12 +14,22 @@ from dapr.clients import DaprClient
 from dapr.conf import settings as dapr_settings
 
 from shared.settings import Settings
-from web.outbox.publishers.base import SKIPPED, Outgoing, failed_all
+from web.outbox.publishers.base import SKIPPED, Outgoing, Refused, failed_all
 
 log = logging.getLogger(__name__)
 
 # The sidecar itself is gone or hung: every later call would fail the same way.
 _SIDECAR_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# The sidecar refuses this event itself. INTERNAL and UNKNOWN are what Dapr answers while Kafka is
+# down behind it, so they stay transient: parking on them would park every event of an outage.
+_REFUSED = (
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.UNIMPLEMENTED,
+)
 
 
 class _Deadline(grpc.UnaryUnaryClientInterceptor):
@@ -88,7 +98,8 @@ class DaprPublisher:
             if exc.code() in _SIDECAR_DOWN:
                 # A fresh channel next time: gRPC's own reconnect backoff can grow to minutes.
                 self.close()
-            return f"dapr {exc.code().name}: {exc.details()}"
+            reason = f"dapr {exc.code().name}: {exc.details()}"
+            return Refused(reason) if exc.code() in _REFUSED else reason
         return None
 
     def _connect(self) -> DaprClient | None:

@@ -11,8 +11,9 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from shared.kafka import client_options
+from shared.retry import is_broker_unreachable
 from shared.settings import Settings
-from web.outbox.publishers.base import Outgoing, failed_all
+from web.outbox.publishers.base import SKIPPED, Outgoing, Refused, failed_all
 from web.outbox.publishers.cloudevents import encode, envelope
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,17 @@ def producer_options(settings: Settings) -> dict[str, Any]:
         "enable_idempotence": settings.idempotent_producer,
         "request_timeout_ms": int(settings.kafka_timeout_seconds * 1000),
     }
+
+
+class _HeldBack(Exception):
+    """Not sent: an earlier event of the same user was refused in this batch."""
+
+
+def _failed(exc: BaseException) -> asyncio.Future[Any]:
+    """A settled future holding exc, standing in for the ack of a record the producer refused."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future
 
 
 class KafkaPublisher:
@@ -79,7 +91,11 @@ class KafkaPublisher:
         except Exception as exc:
             return failed_all(batch, f"broker unavailable: {type(exc).__name__}: {exc}")
         acks: list[asyncio.Future[Any]] = []
+        refused_users: set[str] = set()
         for item in batch:
+            if item.user_id in refused_users:
+                acks.append(_failed(_HeldBack()))
+                continue
             value = encode(self._wrap(item))
             try:
                 acks.append(
@@ -88,6 +104,11 @@ class KafkaPublisher:
                     )
                 )
             except Exception as exc:
+                if not is_broker_unreachable(exc):
+                    # This record itself is refused (too large, say): other users' events go on.
+                    acks.append(_failed(exc))
+                    refused_users.add(item.user_id)
+                    continue
                 # Metadata or buffer trouble: the broker is not taking writes; stop the batch here.
                 reason = f"send failed: {type(exc).__name__}: {exc}"
                 return await self._settle(acks, batch, reason)
@@ -96,9 +117,9 @@ class KafkaPublisher:
     async def _settle(
         self, acks: list[asyncio.Future[Any]], batch: Sequence[Outgoing], reason: str
     ) -> list[str | None]:
-        """Await the acks; after any failure reconnect next time, so stale metadata cannot linger."""
+        """Await the acks; after a broker failure reconnect next time, so stale metadata cannot linger."""
         results = self._results(await asyncio.gather(*acks, return_exceptions=True), batch, reason)
-        if any(result is not None for result in results):
+        if any(result is not None and not isinstance(result, Refused) for result in results):
             await self._drop_producer()
         return results
 
@@ -121,8 +142,11 @@ class KafkaPublisher:
             outcome = outcomes[index] if index < len(outcomes) else None
             if index >= len(outcomes):
                 results.append(unsent_reason)
+            elif isinstance(outcome, _HeldBack):
+                results.append(SKIPPED)
             elif isinstance(outcome, BaseException):
-                results.append(f"{type(outcome).__name__}: {outcome}")
+                reason = f"{type(outcome).__name__}: {outcome}"
+                results.append(reason if is_broker_unreachable(outcome) else Refused(reason))
             else:
                 results.append(None)
         return results
