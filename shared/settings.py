@@ -55,6 +55,8 @@ class Settings:
     jwt_access_token_expires: int = 900
     jwt_refresh_token_expires: int = 30 * 24 * 3600
     jwt_cookie_secure: bool = False
+    # Proxies in front of the web app whose X-Forwarded-For/Proto/Host are trusted (1 behind the ingress).
+    proxy_fix_hops: int = 0
     # Largest request body the web app reads (MAX_CONTENT_LENGTH); larger ones get a 413.
     max_request_bytes: int = 256 * 1024
     database_url: str = ""

@@ -10,6 +10,7 @@ import click
 from flask import Flask
 
 from shared.settings import Settings, SettingsError, get_settings
+from web import headers
 from web.config import flask_config
 from web.extensions import csrf, db, jwt, migrate
 from web.requests import BigIntConverter
@@ -32,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
         app.config.from_mapping(test_config)
     app.url_map.converters["int"] = BigIntConverter
     _init_extensions(app)
+    headers.init_app(app, settings)
     _register_blueprints(app)
     return app
 

@@ -23,8 +23,13 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=settings.jwt_access_token_expires),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=settings.jwt_refresh_token_expires),
         "JWT_TOKEN_LOCATION": ["headers", "cookies"],
-        "JWT_COOKIE_SECURE": settings.jwt_cookie_secure,
+        # Production cookies are HTTPS-only whatever JWT_COOKIE_SECURE says; Lax keeps them off
+        # cross-site POSTs while a link from elsewhere still arrives signed in.
+        "JWT_COOKIE_SECURE": settings.jwt_cookie_secure or settings.is_production,
         "JWT_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.jwt_cookie_secure or settings.is_production,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
         # Forms carry Flask-WTF's CSRF token, checked for every POST page; the API takes
         # headers only, so the cookie double-submit check would only duplicate that.
         "JWT_COOKIE_CSRF_PROTECT": False,
