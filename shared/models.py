@@ -114,12 +114,23 @@ class AuditLog(Base):
 
 
 class SentNotification(Base):
-    """A completion email already sent, so redelivery never mails twice."""
+    """A completion email claimed (sent_at NULL) or sent, so redelivery never mails twice.
+
+    A claim whose mail was never sent (its worker died in between) is taken over once claimed_at
+    is older than MAIL_CLAIM_TIMEOUT_SECONDS; claimed_by tells the holder whether it still holds it,
+    and event_data is the event, so whoever takes over can build the same mail.
+    """
 
     __tablename__ = "sent_notifications"
+    __table_args__ = (
+        Index("ix_sent_notifications_unsent", "claimed_at", postgresql_where=text("sent_at IS NULL")),
+    )
 
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(36))
     task_id: Mapped[int] = mapped_column(BigInteger)
     recipient: Mapped[str] = mapped_column(String(254))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    claimed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    event_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

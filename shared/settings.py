@@ -134,6 +134,8 @@ class Settings:
     smtp_starttls: bool = False
     mail_from: str = "todo-platform <noreply@localhost>"
     mail_dir: str = "var/mail"
+    # A mail claimed but not sent this long ago (its worker died in between) is sent by another.
+    mail_claim_timeout_seconds: float = 120.0
 
     @property
     def is_production(self) -> bool:

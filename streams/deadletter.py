@@ -100,24 +100,41 @@ async def _send(key: bytes | None, value: bytes | None, headers: Headers) -> Non
 async def dead_letter(event: EventT, *, reason: str, message: str, max_backoff: float) -> None:
     """Dead-letter one message: the original, else a truncated copy, else an ERROR log line."""
     source = event.message
-    where = f"{source.topic}[{source.partition}]@{source.offset}"
     headers = dead_letter_headers(
         original=source.headers, reason=reason, message=message,
         topic=source.topic, partition=source.partition, offset=source.offset,
     )  # fmt: skip
-    log.warning("dead-lettering %s: %s: %s", where, reason, message)
+    where = f"{source.topic}[{source.partition}]@{source.offset}"
+    await _dead_letter(source.key, source.value, headers, where=where, reason=reason, max_backoff=max_backoff)
+
+
+async def dead_letter_value(
+    *, key: bytes | None, value: bytes, source: str, reason: str, message: str, max_backoff: float
+) -> None:
+    """Dead-letter a record that came from somewhere other than a topic (partition and offset -1)."""
+    headers = dead_letter_headers(
+        original=None, reason=reason, message=message, topic=source, partition=-1, offset=-1
+    )
+    await _dead_letter(key, value, headers, where=source, reason=reason, max_backoff=max_backoff)
+
+
+async def _dead_letter(
+    key: bytes | None, value: bytes | None, headers: Headers, *, where: str, reason: str, max_backoff: float
+) -> None:
+    """Send to the DLQ, retrying while the broker is away; on a refusal, the truncated copy."""
+    log.warning("dead-lettering %s: %s", where, reason)
     retrying = partial(retry_transient, what=f"dead-letter {where}", max_backoff=max_backoff)
     try:
-        await retrying(partial(_send, source.key, source.value, headers))
+        await retrying(partial(_send, key, value, headers))
         return
     except Exception as exc:
         refused = exc
     log.warning("DLQ refused %s (%s); sending a truncated copy", where, describe(refused))
-    copy = truncated_copy(key=source.key, value=source.value, headers=headers, refused=refused)
+    copy = truncated_copy(key=key, value=value, headers=headers, refused=refused)
     try:
         await retrying(partial(_send, *copy))
     except Exception as exc:
-        body = source.value or b""
+        body = value or b""
         log.error(
             "could not dead-letter %s at all, moving on (replay it from there): reason %s; size %d; "
             "sha256 %s; original refused: %s; copy refused: %s",

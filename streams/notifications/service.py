@@ -1,33 +1,46 @@
-"""What the notifications agent does with one event.
+"""What the notifications agent does with one event, and how a mail left unsent is sent after all.
 
-Order: claim (commit a `sent_notifications` row) and only then send. If the worker dies between the
-two, the event is redelivered, finds the claim and sends nothing: a mail can be lost but is never
-sent twice, which is what "at most one email per event_id" asks. Sending first and recording after
-would, on a crash in between, send it again on redelivery. While this process holds a claim it retries
-transient SMTP failures itself. Anything else that goes wrong (a refusal, a mail that cannot be built,
-an error of unforeseen kind) is about this event: the claim is dropped and the message dead-lettered.
+Order: claim (commit a `sent_notifications` row), send, mark sent. A worker killed between claim and
+send leaves a claim without a mail: once it is MAIL_CLAIM_TIMEOUT_SECONDS old, the redelivered
+event (or, if that came sooner, any worker's sweep) takes it over and sends the mail. A crash after
+the send but before marking it sent is the one window where a mail may go twice: its Message-ID is
+derived from the event, so the repeat is recognisable downstream. While it holds a claim, a worker
+retries transient SMTP failures itself, renewing the claim before each attempt. Anything else (a
+refusal, a mail that cannot be built, an error of unforeseen kind) is about this event: the claim
+is dropped and the event dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
 from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any, TypeVar
 
 from faust.types import EventT
 
-from shared.events import TaskEvent
+from shared.events import TaskEvent, parse_event
 from shared.settings import Settings
 from streams.database import worker_sessions
-from streams.deadletter import dead_letter
+from streams.deadletter import dead_letter, dead_letter_value
 from streams.decoding import DecodeError, try_decode
 from streams.notifications.mailer import build_completion_message, send_message
-from streams.notifications.store import claim_notification, opted_in_recipient, release_claim
+from streams.notifications.store import (
+    claim_notification,
+    mark_sent,
+    opted_in_recipient,
+    refresh_claim,
+    release_claim,
+    take_stale_claims,
+)
 from streams.retry import describe, retry_transient
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+SWEEP_LIMIT = 100
 
 
 def wants_mail(decoded: TaskEvent | DecodeError) -> bool:
@@ -44,22 +57,38 @@ async def _db(settings: Settings, what: str, func: Callable[..., T], /, **kwargs
     )
 
 
+async def deliver(*, event: TaskEvent, message: EmailMessage, token: uuid.UUID, settings: Settings) -> bool:
+    """Send a claimed mail, retrying transient failures while the claim stays ours; then mark it sent."""
+
+    async def attempt() -> bool:
+        """One send, unless another worker has taken the claim over meanwhile."""
+        if not await _db(settings, "claim refresh", refresh_claim, event_id=event.event_id, token=token):
+            return False
+        await asyncio.to_thread(send_message, message=message, settings=settings)
+        return True
+
+    what = f"completion mail to {message['To']}"
+    sent = await retry_transient(attempt, what=what, max_backoff=settings.retry_max_backoff_seconds)
+    if sent:
+        await _db(settings, "mark sent", mark_sent, event_id=event.event_id)
+        log.info("completion mail for event %s sent to %s", event.event_id, message["To"])
+    return sent
+
+
 async def send_completion_mail(task_event: TaskEvent, *, settings: Settings) -> bool:
     """Claim and send the completion mail for an event; False if none was due (opted out, already sent)."""
     recipient = await _db(settings, "recipient lookup", opted_in_recipient, user_id=task_event.user_id)
     if recipient is None:
         return False
     message = build_completion_message(event=task_event, recipient=recipient, mail_from=settings.mail_from)
-    claimed = await _db(settings, "claim", claim_notification, event=task_event, recipient=recipient)
+    token = uuid.uuid4()
+    claimed = await _db(
+        settings, "claim", claim_notification, event=task_event, recipient=recipient, token=token,
+        timeout=settings.mail_claim_timeout_seconds,
+    )  # fmt: skip
     if not claimed:
         return False
-    await retry_transient(
-        lambda: asyncio.to_thread(send_message, message=message, settings=settings),
-        what=f"completion mail to {recipient}",
-        max_backoff=settings.retry_max_backoff_seconds,
-    )
-    log.info("completion mail for event %s sent to %s", task_event.event_id, recipient)
-    return True
+    return await deliver(event=task_event, message=message, token=token, settings=settings)
 
 
 async def notify(event: EventT, *, settings: Settings) -> None:
@@ -75,3 +104,36 @@ async def notify(event: EventT, *, settings: Settings) -> None:
         await _db(settings, "claim release", release_claim, event_id=decoded.event_id)
         ceiling = settings.retry_max_backoff_seconds
         await dead_letter(event, reason="mail-rejected", message=describe(exc), max_backoff=ceiling)
+
+
+async def resend_stale_claims(*, settings: Settings) -> int:
+    """Send the mails whose claims were left unsent past the timeout; returns how many went out."""
+    token = uuid.uuid4()
+    claims = await _db(
+        settings, "stale claims", take_stale_claims, token=token,
+        timeout=settings.mail_claim_timeout_seconds, limit=SWEEP_LIMIT,
+    )  # fmt: skip
+    sent = 0
+    for claim in claims:
+        try:
+            event = parse_event(claim.event_data)
+            message = build_completion_message(
+                event=event, recipient=claim.recipient, mail_from=settings.mail_from
+            )
+            sent += await deliver(event=event, message=message, token=token, settings=settings)
+        except Exception as exc:
+            await _give_up(claim.event_data, exc, settings=settings)
+    if claims:
+        log.info("took over %d unsent mail claim(s), sent %d", len(claims), sent)
+    return sent
+
+
+async def _give_up(event_data: dict[str, Any], exc: Exception, *, settings: Settings) -> None:
+    """A taken-over mail refused for good: drop the claim and dead-letter the event it stood for."""
+    log.error("completion mail for event %s failed for good: %s", event_data.get("event_id"), describe(exc))
+    await _db(settings, "claim release", release_claim, event_id=uuid.UUID(str(event_data["event_id"])))
+    value = json.dumps(event_data, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    await dead_letter_value(
+        key=str(event_data.get("user_id", "")).encode(), value=value, source="sent_notifications",
+        reason="mail-rejected", message=describe(exc), max_backoff=settings.retry_max_backoff_seconds,
+    )  # fmt: skip

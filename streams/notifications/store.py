@@ -1,16 +1,40 @@
-"""The notification SQL: who gets the mail, and the sent-record that makes it at most once."""
+"""The notification SQL: who gets the mail, and the claim that makes it effectively exactly once.
+
+A row is a claim (sent_at NULL, claimed_by a token of its holder) until the mail is sent. A claim
+older than the timeout was left by a worker that died between claim and send: anyone may take it
+over (a new token, a fresh claimed_at) and send the mail; the old holder, should it still be alive,
+sees on its next refresh that the claim is no longer its own and does not send.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import transaction
 from shared.events import TaskEvent
 from shared.models import SentNotification, User
+
+
+@dataclass(frozen=True)
+class StaleClaim:
+    """A claim taken over from a holder that never sent: the event and where its mail goes."""
+
+    event_data: dict[str, Any]
+    recipient: str
+
+
+def _stale(timeout: float) -> Any:
+    """The condition of a claim whose holder has not sent the mail within the timeout."""
+    return SentNotification.sent_at.is_(None) & (
+        SentNotification.claimed_at < func.now() - timedelta(seconds=timeout)
+    )
 
 
 def opted_in_recipient(*, sessions: sessionmaker[Session], user_id: str) -> str | None:
@@ -22,19 +46,66 @@ def opted_in_recipient(*, sessions: sessionmaker[Session], user_id: str) -> str 
     return str(row.email)
 
 
-def claim_notification(*, sessions: sessionmaker[Session], event: TaskEvent, recipient: str) -> bool:
-    """Record the mail as sent (committed) before sending; False if this event already has a record."""
+def claim_notification(
+    *, sessions: sessionmaker[Session], event: TaskEvent, recipient: str, token: uuid.UUID, timeout: float
+) -> bool:
+    """Claim the event's mail for token (committed before sending); False if sent or freshly claimed."""
+    values = {"claimed_at": func.now(), "claimed_by": token, "recipient": recipient}
+    row = insert(SentNotification).values(
+        event_id=event.event_id, user_id=event.user_id, task_id=event.task_id,
+        event_data=event.to_dict(), **values,
+    )  # fmt: skip
+    statement = row.on_conflict_do_update(
+        index_elements=["event_id"], set_=values, where=_stale(timeout)
+    ).returning(SentNotification.event_id)
+    with transaction(sessions) as session:
+        return session.execute(statement).first() is not None
+
+
+def refresh_claim(*, sessions: sessionmaker[Session], event_id: uuid.UUID, token: uuid.UUID) -> bool:
+    """Renew our claim before a send attempt; False if another worker took it over (or it is sent)."""
     statement = (
-        insert(SentNotification)
-        .values(event_id=event.event_id, user_id=event.user_id, task_id=event.task_id, recipient=recipient)
-        .on_conflict_do_nothing(index_elements=["event_id"])
+        update(SentNotification)
+        .where(SentNotification.event_id == event_id, SentNotification.claimed_by == token)
+        .where(SentNotification.sent_at.is_(None))
+        .values(claimed_at=func.now())
         .returning(SentNotification.event_id)
     )
     with transaction(sessions) as session:
         return session.execute(statement).first() is not None
 
 
+def mark_sent(*, sessions: sessionmaker[Session], event_id: uuid.UUID) -> None:
+    """Record that the mail went out, which ends the claim for good."""
+    with transaction(sessions) as session:
+        session.execute(
+            update(SentNotification).where(SentNotification.event_id == event_id).values(sent_at=func.now())
+        )
+
+
+def take_stale_claims(
+    *, sessions: sessionmaker[Session], token: uuid.UUID, timeout: float, limit: int
+) -> list[StaleClaim]:
+    """Take over up to `limit` claims left unsent past the timeout (skipping rows others are taking)."""
+    stale = (
+        select(SentNotification.event_id)
+        .where(_stale(timeout), SentNotification.event_data.is_not(None))
+        .order_by(SentNotification.claimed_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        update(SentNotification)
+        .where(SentNotification.event_id.in_(stale), _stale(timeout))
+        .values(claimed_at=func.now(), claimed_by=token)
+        .returning(SentNotification.event_data, SentNotification.recipient)
+    )
+    with transaction(sessions) as session:
+        return [StaleClaim(dict(row.event_data), str(row.recipient)) for row in session.execute(statement)]
+
+
 def release_claim(*, sessions: sessionmaker[Session], event_id: uuid.UUID) -> None:
-    """Forget a record whose mail was refused for good, so a replay from the DLQ may send it."""
+    """Forget a claim whose mail was refused for good, so a replay from the DLQ may send it."""
     with transaction(sessions) as session:
         session.execute(delete(SentNotification).where(SentNotification.event_id == event_id))
