@@ -50,6 +50,10 @@ class Settings:
 
     app_env: str = "development"
     log_level: str = "INFO"
+    # json or text; empty means json in production, text elsewhere (shared.logs).
+    log_format: str = ""
+    # Where gunicorn's workers share their metric files so /metrics adds up across them.
+    prometheus_multiproc_dir: str = ""
     secret_key: str = DEV_SECRET_KEY
     jwt_secret_key: str = DEV_JWT_SECRET
     jwt_access_token_expires: int = 900
@@ -180,6 +184,8 @@ def _validate(settings: Settings) -> None:
     """Refuse combinations that would run unsafely or not at all."""
     if settings.app_env not in ENVIRONMENTS:
         raise SettingsError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {settings.app_env!r}")
+    if settings.log_format not in ("", "json", "text"):
+        raise SettingsError(f"LOG_FORMAT must be json or text, not {settings.log_format!r}")
     if settings.event_publisher not in ("", "dapr", "kafka"):
         raise SettingsError(f"EVENT_PUBLISHER must be dapr or kafka, not {settings.event_publisher!r}")
     _validate_kafka(settings)

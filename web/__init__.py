@@ -9,6 +9,7 @@ from typing import Any
 import click
 from flask import Flask
 
+from shared.logs import configure_logging
 from shared.settings import Settings, SettingsError, get_settings
 from web import headers
 from web.config import flask_config
@@ -54,17 +55,16 @@ def _settings() -> Settings:
 
 
 def _configure_logging(settings: Settings) -> None:
-    """Give the app's own loggers (relay, services) a handler at LOG_LEVEL unless one exists."""
+    """Give the app's own loggers (relay, services) our handler unless one exists (gunicorn's config)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings)
 
 
 def _init_extensions(app: Flask) -> None:
     """Bind the extension objects and the app's own subsystems."""
-    from web import errors, outbox, sessions, templating
+    from web import errors, outbox, request_ids, sessions, templating
 
+    request_ids.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     jwt.init_app(app)

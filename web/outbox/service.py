@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 from types import FrameType
 
 from sqlalchemy.pool import NullPool
 
 from shared.db import make_engine
+from shared.logs import configure_logging
 from shared.settings import Settings
 from web.outbox.publishers import make_publisher
 from web.outbox.relay import Relay
@@ -16,7 +16,7 @@ from web.outbox.relay import Relay
 
 def run_relay(*, settings: Settings) -> int:
     """Run the relay in the foreground until SIGINT or SIGTERM, then stop cleanly."""
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     relay = Relay(
         engine=make_engine(settings, poolclass=NullPool),
         publisher=make_publisher(settings),
