@@ -48,7 +48,7 @@ COPY shared ./shared
 COPY web ./web
 COPY streams ./streams
 COPY frontend ./frontend
-COPY pyproject.toml ./
+COPY pyproject.toml gunicorn.conf.py ./
 USER 10001:10001
 EXPOSE 8000 6066
 VOLUME ["/var/lib/todo-platform/worker"]

@@ -62,9 +62,10 @@ def _configure_logging(settings: Settings) -> None:
 
 def _init_extensions(app: Flask) -> None:
     """Bind the extension objects and the app's own subsystems."""
-    from web import errors, outbox, request_ids, sessions, templating
+    from web import errors, metrics, outbox, request_ids, sessions, templating
 
     request_ids.init_app(app)
+    metrics.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     jwt.init_app(app)

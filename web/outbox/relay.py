@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.retry import backoff
 from shared.settings import Settings
+from web.metrics import record_publish_round
 from web.outbox import repository
 from web.outbox.publishers.base import Outgoing, Publisher
 
@@ -148,6 +149,7 @@ class Relay:
                 conn=self._conn, failures=failed, max_attempts=self.settings.relay_max_attempts
             )
             self._conn.commit()
+            record_publish_round(published=len(acked), failed=len(failed))
             log.info("%s: published %d, failed %d, held back %d", self.name, len(acked), len(failed),
                      len(batch) - len(acked) - len(failed))  # fmt: skip
             if failed:

@@ -144,3 +144,15 @@ def unpark(*, session: SessionLike, row_ids: list[int] | None) -> list[int]:
         stmt = stmt.where(OutboxEvent.id.in_(row_ids))
     result = session.execute(stmt.values(parked_at=None, attempts=0).returning(OutboxEvent.id))
     return sorted(int(row_id) for row_id in result.scalars())
+
+
+def relay_leader_present(*, session: SessionLike | Connection) -> bool:
+    """Whether any session holds the relay lock (a bigint advisory key is split into classid/objid)."""
+    held = session.scalar(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = :high AND objid = :low AND objsubid = 1"
+        ),
+        {"high": RELAY_LOCK_KEY >> 32, "low": RELAY_LOCK_KEY & 0xFFFFFFFF},
+    )
+    return bool(held)

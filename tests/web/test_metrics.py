@@ -1,0 +1,61 @@
+"""/metrics on the web app: requests by route template and status, and the outbox read at scrape time."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, text
+
+from tests.conftest import AuthActions
+
+
+def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics keyed by (name, sorted labels)."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.get_data(as_text=True))
+        for sample in family.samples
+    }
+
+
+def requests_of(samples: dict, route: str, method: str, status: str) -> float:
+    """The request counter for one route template, method and status (0 when absent)."""
+    key = ("todo_http_requests_total", (("method", method), ("route", route), ("status", status)))
+    return samples.get(key, 0.0)
+
+
+def test_requests_are_counted_by_route_template_and_status(client: FlaskClient, auth: AuthActions):
+    user = auth.register()
+    route = "/api/<user_id>/tasks/<int:task_id>"
+    before = scrape(client)
+    for missing in (101, 102, 103):
+        assert client.get(f"/api/{user.user_id}/tasks/{missing}", headers=user.headers).status_code == 404
+    client.get("/no/such/page")
+    after = scrape(client)
+    assert requests_of(after, route, "GET", "404") - requests_of(before, route, "GET", "404") == 3
+    assert requests_of(after, "unmatched", "GET", "404") - requests_of(before, "unmatched", "GET", "404") == 1
+    latency = ("todo_http_request_duration_seconds_count", (("method", "GET"), ("route", route)))
+    assert after[latency] - before.get(latency, 0.0) == 3
+    assert not any(user.user_id in str(labels) for _, labels in after), "raw paths must not become labels"
+
+
+def test_outbox_backlog_and_relay_leadership_are_read_when_scraped(
+    client: FlaskClient, auth: AuthActions, engine: Engine
+):
+    user = auth.register()
+    assert scrape(client)[("todo_outbox_relay_leader", ())] == 0.0
+    for title in ("one", "two"):
+        created = client.post(f"/api/{user.user_id}/tasks", json={"title": title}, headers=user.headers)
+        assert created.status_code == 201
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE outbox SET created_at = now() - interval '90 seconds'"))
+    samples = scrape(client)
+    assert samples[("todo_outbox_pending_events", ())] == 2
+    assert samples[("todo_outbox_oldest_pending_age_seconds", ())] >= 90
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(x'746F646F72656C61'::bigint)"))
+        assert scrape(client)[("todo_outbox_relay_leader", ())] == 1.0
+        conn.execute(text("SELECT pg_advisory_unlock_all()"))
