@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.devstack.kafka import free_port
+from devstack.kafka import free_port
 from tests.fixtures.database import base_environment
 
 ROOT = Path(__file__).resolve().parents[2]
