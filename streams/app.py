@@ -13,6 +13,7 @@ from __future__ import annotations
 import faust
 
 from shared.kafka import sasl_login, ssl_context
+from shared.logs import log_config
 from shared.settings import Settings, get_settings
 from streams.transport import broker_urls
 
@@ -57,6 +58,8 @@ def create_app(settings: Settings) -> faust.App:
         # scans the package; tests import the modules they exercise.
         autodiscover=True,
         origin="streams",
+        # The worker logs through the same setup as the web app (JSON in production, no secrets).
+        logging_config=log_config(settings),
     )
 
 

@@ -17,6 +17,7 @@ from functools import partial
 
 from faust.types import EventT
 
+from streams.metrics import DEAD_LETTERS
 from streams.retry import describe, retry_transient
 from streams.topics import task_events_dlq
 
@@ -126,6 +127,7 @@ async def _dead_letter(
     retrying = partial(retry_transient, what=f"dead-letter {where}", max_backoff=max_backoff)
     try:
         await retrying(partial(_send, key, value, headers))
+        DEAD_LETTERS.labels(reason).inc()
         return
     except Exception as exc:
         refused = exc
@@ -133,6 +135,7 @@ async def _dead_letter(
     copy = truncated_copy(key=key, value=value, headers=headers, refused=refused)
     try:
         await retrying(partial(_send, *copy))
+        DEAD_LETTERS.labels(reason).inc()
     except Exception as exc:
         body = value or b""
         log.error(

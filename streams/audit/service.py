@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 from faust.types import EventT
@@ -14,6 +15,7 @@ from streams.audit.store import insert_audit_rows
 from streams.database import worker_sessions
 from streams.deadletter import dead_letter_all
 from streams.decoding import DecodeError, try_decode
+from streams.metrics import observe_audit_batch
 from streams.retry import describe, retry_transient
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,25 @@ async def insert_or_isolate(
 
 async def audit_batch(events: Sequence[EventT], *, settings: Settings) -> None:
     """Make a batch durable: audit rows committed and poison messages in the DLQ."""
+    started = time.monotonic()
     good, bad = split_batch(events, max_bytes=settings.max_event_bytes)
     refused = await insert_or_isolate(good, settings) if good else []
     dead = [(event, error.reason, error.message) for event, error in [*bad, *refused]]
     await dead_letter_all(dead, max_backoff=settings.retry_max_backoff_seconds)
+    _observe(good, bad_count=len(bad), refused=refused, started=started)
+
+
+def _observe(
+    good: list[tuple[EventT, TaskEvent]],
+    *,
+    bad_count: int,
+    refused: list[tuple[EventT, DecodeError]],
+    started: float,
+) -> None:
+    """Hand the batch's outcome to the metrics: which events were audited, which dead-lettered."""
+    refused_events = {id(event) for event, _ in refused}
+    audited = [task_event for event, task_event in good if id(event) not in refused_events]
+    rejected: list[TaskEvent | None] = [t for e, t in good if id(e) in refused_events]
+    observe_audit_batch(
+        audited=audited, dead_lettered=[*rejected, *[None] * bad_count], seconds=time.monotonic() - started
+    )

@@ -27,6 +27,7 @@ from shared.settings import Settings
 from streams.database import worker_sessions
 from streams.deadletter import dead_letter, dead_letter_value
 from streams.decoding import DecodeError, try_decode
+from streams.metrics import MAILS
 from streams.notifications.mailer import build_completion_message, send_message
 from streams.notifications.store import (
     claim_notification,
@@ -67,11 +68,12 @@ async def deliver(*, event: TaskEvent, message: EmailMessage, token: uuid.UUID, 
         await asyncio.to_thread(send_message, message=message, settings=settings)
         return True
 
-    what = f"completion mail to {message['To']}"
+    what = f"completion mail for event {event.event_id}"
     sent = await retry_transient(attempt, what=what, max_backoff=settings.retry_max_backoff_seconds)
     if sent:
         await _db(settings, "mark sent", mark_sent, event_id=event.event_id)
-        log.info("completion mail for event %s sent to %s", event.event_id, message["To"])
+        log.info("completion mail for event %s sent", event.event_id, extra={"event_id": event.event_id})
+        MAILS.labels("sent").inc()
     return sent
 
 
@@ -100,7 +102,9 @@ async def notify(event: EventT, *, settings: Settings) -> None:
         await send_completion_mail(decoded, settings=settings)
     except Exception as exc:
         # Transient failures were retried inside; what reaches here is about this event, for good.
-        log.error("completion mail for event %s failed for good: %s", decoded.event_id, describe(exc))
+        log.error("completion mail for event %s failed for good: %s", decoded.event_id, describe(exc),
+                  extra={"event_id": decoded.event_id})  # fmt: skip
+        MAILS.labels("failed").inc()
         await _db(settings, "claim release", release_claim, event_id=decoded.event_id)
         ceiling = settings.retry_max_backoff_seconds
         await dead_letter(event, reason="mail-rejected", message=describe(exc), max_backoff=ceiling)
@@ -131,6 +135,7 @@ async def resend_stale_claims(*, settings: Settings) -> int:
 async def _give_up(event_data: dict[str, Any], exc: Exception, *, settings: Settings) -> None:
     """A taken-over mail refused for good: drop the claim and dead-letter the event it stood for."""
     log.error("completion mail for event %s failed for good: %s", event_data.get("event_id"), describe(exc))
+    MAILS.labels("failed").inc()
     await _db(settings, "claim release", release_claim, event_id=uuid.UUID(str(event_data["event_id"])))
     value = json.dumps(event_data, ensure_ascii=False).encode("utf-8", "backslashreplace")
     await dead_letter_value(

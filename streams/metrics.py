@@ -1,0 +1,100 @@
+"""Prometheus metrics of the stream worker, served at GET /metrics on its web port.
+
+Counters are bumped by the plain functions that do the work (audit batches, dead letters, mails);
+consumer lag and the counts table's size are read when scraped, from this worker's own view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from shared.events import TaskEvent
+from streams.app import app, settings
+
+log = logging.getLogger(__name__)
+COUNTS_TABLE = "user_to_counts"
+
+EVENTS = Counter(
+    "todo_worker_events", "Task events the audit agent settled, by event type and outcome.",
+    ["event_type", "outcome"],
+)  # fmt: skip
+BATCH_SIZE = Histogram(
+    "todo_worker_batch_size", "Events per audit batch.", buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+)
+BATCH_SECONDS = Histogram(
+    "todo_worker_batch_duration_seconds", "Time to make one audit batch durable (rows and dead letters).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)  # fmt: skip
+EVENT_LATENCY = Histogram(
+    "todo_worker_event_latency_seconds", "From an event's timestamp (its web commit) to its audit row.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)  # fmt: skip
+DEAD_LETTERS = Counter("todo_worker_dead_letters", "Messages written to the dead-letter topic, by reason.",
+                       ["reason"])  # fmt: skip
+MAILS = Counter("todo_worker_mails", "Completion mails, by outcome (sent, failed for good).", ["outcome"])
+
+
+def observe_audit_batch(
+    *, audited: Sequence[TaskEvent], dead_lettered: Sequence[TaskEvent | None], seconds: float
+) -> None:
+    """Count a settled batch: outcomes by event type, its size, its duration, each row's latency."""
+    now = datetime.now(UTC)
+    for event in audited:
+        EVENTS.labels(event.event_type, "audited").inc()
+        EVENT_LATENCY.observe(max(0.0, (now - event.timestamp).total_seconds()))
+    for maybe in dead_lettered:
+        EVENTS.labels(maybe.event_type if maybe else "unknown", "dead_lettered").inc()
+    BATCH_SIZE.observe(len(audited) + len(dead_lettered))
+    BATCH_SECONDS.observe(seconds)
+
+
+def consumer_lag(topic: str) -> dict[int, int]:
+    """Messages between each assigned partition's committed offset and its end, for one topic."""
+    consumer = app.consumer
+    # Faust keeps the group's committed offsets here (read at assignment, updated on each commit);
+    # there is no public accessor. A partition never committed counts from 0.
+    committed: dict[Any, int | None] = getattr(consumer, "_committed_offset", {})
+    lag: dict[int, int] = {}
+    try:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp) if tp.topic == topic else None
+            if highwater is not None:
+                lag[tp.partition] = max(0, highwater - (committed.get(tp) or 0))
+    except Exception as exc:  # not started, or mid-rebalance: report nothing rather than fail the scrape
+        log.debug("consumer lag unavailable: %s", exc)
+    return lag
+
+
+class WorkerCollector(Collector):
+    """Consumer lag per partition and the counts table's size, read at scrape time."""
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the lag gauge and the table-size gauge."""
+        lag = GaugeMetricFamily("todo_worker_consumer_lag", "Messages not yet committed, per partition.",
+                                labels=["topic", "partition"])  # fmt: skip
+        for partition, behind in sorted(consumer_lag(settings.task_events_topic).items()):
+            lag.add_metric([settings.task_events_topic, str(partition)], behind)
+        yield lag
+        table: Any = app.tables.get(COUNTS_TABLE)
+        yield GaugeMetricFamily("todo_worker_counts_users", "Users in this worker's counts table.",
+                                value=len(table) if table is not None else 0)  # fmt: skip
+
+
+REGISTRY.register(WorkerCollector())
+
+
+@app.page("/metrics")
+class Metrics(View):
+    """The worker's metrics in the Prometheus text format."""
+
+    async def get(self, request: Request) -> Response:
+        """Serve every metric of this worker process."""
+        return self.bytes(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
