@@ -1,0 +1,112 @@
+"""The chart's monitoring: the Grafana dashboard ConfigMap, ServiceMonitors, and PrometheusRule alerts
+that promtool checks and unit-tests."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.conftest import CHART
+
+DASHBOARD = CHART / "dashboards" / "todo-platform.json"
+ALERT_TESTS = Path(__file__).parent / "monitoring" / "alerts.test.yaml"
+Render = Callable[..., list[dict[str, Any]]]
+Find = Callable[[list[dict[str, Any]], str, str], dict[str, Any]]
+
+
+def promtool() -> str:
+    """The promtool binary (Debian's prometheus package; .ci/run installs it)."""
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.skip("promtool is not installed (apt-get install prometheus); .ci/run installs it")
+    return found
+
+
+def test_the_dashboard_ships_in_a_configmap_the_grafana_sidecar_picks_up(render: Render, find: Find):
+    config_map = find(render(), "ConfigMap", "todo-platform-dashboard")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(config_map["data"]["todo-platform.json"]) == json.loads(DASHBOARD.read_text())
+    elsewhere = render("default", "monitoring.dashboard.namespace=grafana")
+    assert find(elsewhere, "ConfigMap", "todo-platform-dashboard")["metadata"]["namespace"] == "grafana"
+
+
+def test_the_dashboard_covers_the_pipeline():
+    dashboard = json.loads(DASHBOARD.read_text())
+    titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])
+    for topic in ("throughput", "lag", "latency", "dead letters", "outbox", "errors"):
+        assert topic in titles, f"no panel about {topic}"
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+def test_alerts_and_service_monitors_are_off_by_default(render: Render):
+    kinds = {doc["kind"] for doc in render()}
+    assert {"PrometheusRule", "ServiceMonitor"}.isdisjoint(kinds)
+
+
+def test_service_monitors_scrape_web_and_worker_metrics(render: Render, find: Find):
+    docs = render("default", typed=("monitoring.serviceMonitor.enabled=true",))
+    for component, port in (("web", "http"), ("worker", "worker-web")):
+        monitor = find(docs, "ServiceMonitor", f"todo-platform-{component}")
+        service = find(docs, "Service", f"todo-platform-{component}")
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= service["metadata"]["labels"].items()
+        assert monitor["spec"]["endpoints"] == [{"port": port, "path": "/metrics", "interval": "30s"}]
+        assert port in [p["name"] for p in service["spec"]["ports"]]
+
+
+def rendered_rules(render: Render, tmp_path: Path, *typed: str) -> Path:
+    """Render the PrometheusRule and write its groups as a Prometheus rules file."""
+    docs = render("default", typed=("monitoring.prometheusRule.enabled=true", *typed))
+    (rule,) = [doc for doc in docs if doc["kind"] == "PrometheusRule"]
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}, sort_keys=False))
+    return path
+
+
+def test_promtool_accepts_the_rules(render: Render, tmp_path: Path):
+    binary = promtool()
+    rules = rendered_rules(render, tmp_path)
+    names = [r["alert"] for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]]
+    assert names == [
+        "TodoDeadLettersGrowing",
+        "TodoOutboxBacklogOld",
+        "TodoConsumerLagHigh",
+        "TodoRelayNotLeading",
+    ]
+    result = subprocess.run(
+        [binary, "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_fire_each_alert_when_it_should_and_not_before(render: Render, tmp_path: Path):
+    binary = promtool()
+    rendered_rules(render, tmp_path)
+    shutil.copy(ALERT_TESTS, tmp_path / ALERT_TESTS.name)
+    result = subprocess.run(
+        [binary, "test", "rules", ALERT_TESTS.name], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alert_thresholds_come_from_values(render: Render, tmp_path: Path):
+    rules = rendered_rules(
+        render, tmp_path, "monitoring.prometheusRule.consumerLag=50", "monitoring.prometheusRule.for=15m"
+    )
+    by_name = {r["alert"]: r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]}
+    assert by_name["TodoConsumerLagHigh"]["expr"] == "sum(todo_worker_consumer_lag) > 50"
+    assert by_name["TodoConsumerLagHigh"]["for"] == "15m"
+
+
+def test_bad_monitoring_values_are_refused(refused: Callable[..., str]):
+    assert "consumerLag" in refused("monitoring.prometheusRule.consumerLag=0")
+    assert "for" in refused("monitoring.prometheusRule.for=soon")
