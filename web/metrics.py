@@ -71,20 +71,24 @@ def _observe(response: Response) -> Response:
 
 
 class OutboxCollector(Collector):
-    """The outbox backlog and relay leadership, read from the database when scraped."""
+    """The outbox backlog, parked events and relay leadership, read from the database when scraped."""
 
     def __init__(self, session: SessionLike) -> None:
         self.session = session
 
     def collect(self) -> Iterator[Metric]:
-        """Yield the pending count, the oldest pending age and whether a relay leads."""
+        """Yield the pending and parked counts, the oldest pending age and whether a relay leads."""
         waiting = repository.backlog(session=self.session, cap=PENDING_CAP)
+        parked = repository.parked_count(session=self.session)
         leader = repository.relay_leader_present(session=self.session)
         yield GaugeMetricFamily("todo_outbox_pending_events", "Outbox events not yet published.",
                                 value=waiting.pending)  # fmt: skip
         yield GaugeMetricFamily("todo_outbox_oldest_pending_age_seconds",
                                 "How long the oldest unpublished outbox event has waited.",
                                 value=waiting.oldest_age)  # fmt: skip
+        yield GaugeMetricFamily("todo_outbox_parked_events",
+                                "Outbox events the relay gave up on until an operator retries them.",
+                                value=parked)  # fmt: skip
         yield GaugeMetricFamily("todo_outbox_relay_leader", "1 when a relay holds the relay lock, else 0.",
                                 value=1.0 if leader else 0.0)  # fmt: skip
 

@@ -54,7 +54,12 @@ def test_outbox_backlog_and_relay_leadership_are_read_when_scraped(
         conn.execute(text("UPDATE outbox SET created_at = now() - interval '90 seconds'"))
     samples = scrape(client)
     assert samples[("todo_outbox_pending_events", ())] == 2
+    assert samples[("todo_outbox_parked_events", ())] == 0
     assert samples[("todo_outbox_oldest_pending_age_seconds", ())] >= 90
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE outbox SET parked_at = now() WHERE id = (SELECT min(id) FROM outbox)"))
+    samples = scrape(client)
+    assert (samples[("todo_outbox_pending_events", ())], samples[("todo_outbox_parked_events", ())]) == (1, 1)
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(x'746F646F72656C61'::bigint)"))
         assert scrape(client)[("todo_outbox_relay_leader", ())] == 1.0
