@@ -92,7 +92,8 @@ def test_task_changes_appear_on_the_audit_page(browser: Browser, live_url: str, 
     expect(rows.first).to_contain_text("Book dentist")
     expect_counts(page, created=4, updated=1, completed=1, deleted=1, total=7)
 
-    # Filter by two types at once; the filter lands in the URL.
+    # Filter by two types at once (the form is folded away until asked for); the filter lands in the URL.
+    page.locator("summary", has_text="Filters").click()
     page.get_by_label("Created").check()
     page.get_by_label("Deleted").check()
     page.get_by_role("button", name="Apply filters").click()
@@ -100,6 +101,12 @@ def test_task_changes_appear_on_the_audit_page(browser: Browser, live_url: str, 
     expect(rows).to_have_count(5)
     for kind in rows.locator(".audit-badge").all_inner_texts():
         assert kind in ("Created", "Deleted")
+
+    # Each active filter is a chip; removing one keeps the other.
+    page.get_by_role("link", name="Remove filter: Deleted").click()
+    expect(page).to_have_url(re.compile(r"event_type=created$"))
+    expect(rows).to_have_count(4)
+    expect(page.locator(".audit-chip")).to_have_count(1)
 
     # Page through three at a time (the page size is a URL parameter too).
     page.goto(f"{live_url}/audit?limit=3")

@@ -7,6 +7,7 @@ updates poll `/audit/live` every few seconds with htmx; it answers rows stored s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -58,6 +59,27 @@ def _form_values(query: AuditQuery | None) -> dict[str, Any]:
     }
 
 
+def _chips(query: AuditQuery) -> list[dict[str, str]]:
+    """One removable chip per active filter: its label and the page without just that filter."""
+    removals: list[tuple[str, AuditQuery]] = [
+        (TYPE_LABELS[kind], replace(query, event_types=tuple(k for k in query.event_types if k != kind)))
+        for kind in query.event_types
+    ]
+    if query.task_id:
+        removals.append((f"Task {query.task_id}", replace(query, task_id=None)))
+    if query.q:
+        removals.append((f"Search: {query.q}", replace(query, q="")))
+    values = _form_values(query)
+    if query.since:
+        removals.append((f"From {values['since']}", replace(query, since=None)))
+    if query.until:
+        removals.append((f"To {values['until']}", replace(query, until=None)))
+    return [
+        {"label": label, "url": _url("audit.audit_page", narrower.first_page().to_args())}
+        for label, narrower in removals
+    ]
+
+
 def _page_context(query: AuditQuery) -> dict[str, Any]:
     """Everything the trail page shows for a valid query."""
     page = services.list_events(session=db.session, user_id=g.user_id, query=query)
@@ -86,6 +108,7 @@ def audit_page() -> ResponseReturnValue:
         sort_labels=SORT_LABELS,
         event_types=EVENT_TYPES,
         form=_form_values(query),
+        chips=_chips(query) if query else [],
         export_links={
             fmt: _url("audit.export_page", shown.to_args(limit=False), format=fmt) for fmt in export.FORMATS
         },
