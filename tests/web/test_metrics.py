@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
+import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
+from sqlalchemy.pool import NullPool
 
+from devstack.kafka import free_port
+from shared.db import make_engine
+from shared.settings import Settings
 from tests.conftest import AuthActions
+from web.outbox.publishers import make_publisher
+from web.outbox.relay import Relay
 
 
 def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -64,3 +74,31 @@ def test_outbox_backlog_and_relay_leadership_are_read_when_scraped(
         conn.execute(text("SELECT pg_advisory_lock(x'746F646F72656C61'::bigint)"))
         assert scrape(client)[("todo_outbox_relay_leader", ())] == 1.0
         conn.execute(text("SELECT pg_advisory_unlock_all()"))
+
+
+def test_a_failed_publish_is_counted_and_logged_with_its_event_id(
+    settings: Settings,
+    engine: Engine,
+    client: FlaskClient,
+    auth: AuthActions,
+    caplog: pytest.LogCaptureFixture,
+):
+    user = auth.register()
+    created = client.post(f"/api/{user.user_id}/tasks", json={"title": "stuck"}, headers=user.headers)
+    assert created.status_code == 201
+    with engine.connect() as conn:
+        event_id = str(conn.scalar(text("SELECT event_id FROM outbox ORDER BY id DESC LIMIT 1")))
+    # A broker that is not there: nothing listens on this port, so the publish really fails.
+    down = dataclasses.replace(
+        settings, event_publisher="kafka", kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        kafka_timeout_seconds=1.0,
+    )  # fmt: skip
+    relay = Relay(engine=make_engine(down, poolclass=NullPool), publisher=make_publisher(down), settings=down)
+    failures = scrape(client).get(("todo_outbox_publish_failures_total", ()), 0.0)
+    with caplog.at_level(logging.WARNING, logger="web.outbox.relay"):
+        relay.step()
+    relay._resign()
+    relay.publisher.close()
+    assert scrape(client)[("todo_outbox_publish_failures_total", ())] - failures == 1
+    (line,) = [r for r in caplog.records if getattr(r, "event_id", None) == event_id]
+    assert "not published" in line.getMessage()

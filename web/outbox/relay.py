@@ -150,6 +150,7 @@ class Relay:
             )
             self._conn.commit()
             record_publish_round(published=len(acked), failed=len(failed))
+            self._log_failures(batch, failed)
             log.info("%s: published %d, failed %d, held back %d", self.name, len(acked), len(failed),
                      len(batch) - len(acked) - len(failed))  # fmt: skip
             if failed:
@@ -157,6 +158,14 @@ class Relay:
             if len(batch) < self.settings.relay_batch_size:
                 return False
         return False
+
+    def _log_failures(self, batch: Sequence[Outgoing], failed: dict[int, str]) -> None:
+        """One line per event that did not go out, carrying its event id."""
+        for item in batch:
+            if item.row_id in failed:
+                event_id = str(item.event.get("event_id", ""))
+                log.warning("%s: event %s not published: %s", self.name, event_id, failed[item.row_id],
+                            extra={"event_id": event_id})  # fmt: skip
 
     def _publish(self, batch: Sequence[Outgoing]) -> Sequence[str | None]:
         """The publisher's results; an unexpected error fails the whole batch instead of the relay."""
