@@ -110,3 +110,15 @@ def test_alert_thresholds_come_from_values(render: Render, tmp_path: Path):
 def test_bad_monitoring_values_are_refused(refused: Callable[..., str]):
     assert "consumerLag" in refused("monitoring.prometheusRule.consumerLag=0")
     assert "for" in refused("monitoring.prometheusRule.for=soon")
+
+
+def test_prometheus_may_reach_the_metrics_ports_through_the_network_policies(render: Render, find: Find):
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    for component, port in (("web", 8000), ("worker", 6066)):
+        policy = find(render(), "NetworkPolicy", f"todo-platform-{component}")
+        rules = [rule for rule in policy["spec"]["ingress"] if rule.get("from") == [monitoring]]
+        assert [rule["ports"] for rule in rules] == [[{"port": port, "protocol": "TCP"}]], component
+    closed = find(
+        render("default", typed=("monitoring.scrapeFrom=null",)), "NetworkPolicy", "todo-platform-worker"
+    )
+    assert all(monitoring not in rule.get("from", []) for rule in closed["spec"]["ingress"])
