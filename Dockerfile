@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # One image, every role: the web app (default command), the Faust worker
 # (`faust -A streams.app worker -l info`), the optional separate outbox relay
 # (`flask --app web relay`); migrations run `flask --app web db upgrade`.
@@ -22,15 +21,10 @@ RUN apt-get update \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone, so a source change reuses this layer.
-COPY pyproject.toml ./
-RUN python - <<'PY' > requirements.txt
-import tomllib
-
-project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["rocksdb"]))
-PY
-RUN pip install --upgrade pip && pip install -r requirements.txt
+# Dependencies first, from the hashed lock alone (scripts/lock.sh; CI installs the same versions
+# from requirements/dev.lock), so a source change reuses this layer and every file is checked.
+COPY requirements/runtime.lock ./
+RUN pip install --require-hashes --no-deps -r runtime.lock
 
 FROM ${PYTHON_BASE} AS runtime
 # The app runs from its source tree in /app (not site-packages) because web/ finds its

@@ -34,7 +34,8 @@ def test_image_keeps_frontend_beside_the_web_package():
         assert f"COPY {folder} ./{folder}" in final
     assert "WORKDIR /app" in final
     assert "PYTHONPATH=/app" in final
-    assert '"rocksdb"' in DOCKERFILE
+    # The rocksdb table store's binding is in the image (through the lock the Dockerfile installs).
+    assert "rocksdict==" in (ROOT / "requirements" / "runtime.lock").read_text()
 
 
 def test_dockerignore_keeps_secrets_and_clutter_out():
@@ -72,9 +73,3 @@ def test_both_stages_build_on_one_base_image_the_build_can_pin_by_digest():
     workflow = (ROOT / ".github" / "workflows" / "deploy-cloud.yml").read_text()
     assert '--build-arg "PYTHON_BASE=$PYTHON_BASE@$digest"' in workflow
     assert f"PYTHON_BASE: {default.split('@')[0]}" in workflow
-
-
-def test_the_image_leaves_the_dev_stack_out():
-    ignored = (ROOT / ".dockerignore").read_text().split()
-    assert "devstack" in ignored
-    assert "COPY devstack" not in DOCKERFILE
