@@ -1,5 +1,5 @@
 # One image, every role: the web app (default command), the Faust worker
-# (`faust -A streams.app worker -l info`), the optional separate outbox relay
+# (`faust -A streams.app -q worker -l info`), the optional separate outbox relay
 # (`flask --app web relay`); migrations run `flask --app web db upgrade`.
 # Commands are the Procfile's, so Heroku-style platforms, compose and the chart agree.
 

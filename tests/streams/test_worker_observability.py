@@ -1,0 +1,77 @@
+"""A real worker process in production log format: JSON lines only, and /metrics on its web port."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.fixtures.kafka import Topics
+from tests.fixtures.streams import MailSink, Worker, make_worker
+
+pytestmark = [pytest.mark.slow]
+PROCFILE = Path(__file__).resolve().parents[2] / "Procfile"
+
+
+def procfile_command(role: str) -> list[str]:
+    """A Procfile role's command, split as a shell would (it runs as production runs it)."""
+    for line in PROCFILE.read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == role:
+            return shlex.split(command)
+    raise AssertionError(f"no {role} in the Procfile")
+
+
+@pytest.fixture(scope="module")
+def json_worker(
+    database_url: str,
+    kafka_bootstrap: str,
+    module_topics: Topics,
+    mail_sink: MailSink,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
+    """The Procfile's worker logging as in production (LOG_FORMAT=json), stopped after the module."""
+    worker = make_worker(
+        database_url=database_url,
+        bootstrap=kafka_bootstrap,
+        topics=module_topics,
+        smtp_port=mail_sink[0].port,
+        directory=tmp_path_factory.mktemp("json-worker"),
+        app_id=f"test-json-{uuid.uuid4().hex[:8]}",
+        LOG_FORMAT="json",
+    )
+    worker.argv = ["-m", *procfile_command("worker")]
+    worker.start()
+    worker.wait_ready()
+    yield worker
+    worker.stop()
+
+
+def test_the_worker_serves_prometheus_metrics(json_worker: Worker):
+    with urllib.request.urlopen(f"{json_worker.url}/metrics", timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        names = {f.name for f in text_string_to_metric_families(response.read().decode())}
+    assert {"todo_worker_events", "todo_worker_consumer_lag", "todo_worker_batch_size"} <= names
+
+
+def test_every_line_the_worker_writes_is_a_json_object(json_worker: Worker):
+    lines = [line for line in json_worker.log().splitlines() if line.strip()]
+    assert any("worker ready" in line for line in lines)
+    not_json = [line for line in lines if not _is_json_object(line)]
+    assert not_json == []
+
+
+def _is_json_object(line: str) -> bool:
+    """Whether a log line is one JSON object with the fields collectors index."""
+    try:
+        body = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and {"time", "level", "logger", "message"} <= body.keys()
