@@ -21,12 +21,23 @@ from shared.events import TaskEvent
 from shared.settings import load_settings
 from streams.audit.store import insert_audit_rows
 
-COLUMNS = "event_id, event_type, user_id, task_id, event_data, timestamp"
+COLUMNS = "event_id, event_type, user_id, task_id, event_data, timestamp, prev_hash, hash"
+# The baselines store the same bytes per row as the worker but compute no chain.
+UNCHAINED = bytes(32)
 
 
 def _row(event: TaskEvent) -> tuple[object, ...]:
-    """One audit row's values."""
-    return (event.event_id, event.event_type, event.user_id, event.task_id, event.to_json(), event.timestamp)
+    """One audit row's values, with placeholder hashes (the baselines measure storage without the chain)."""
+    return (
+        event.event_id,
+        event.event_type,
+        event.user_id,
+        event.task_id,
+        event.to_json(),
+        event.timestamp,
+        UNCHAINED,
+        UNCHAINED,
+    )
 
 
 def _batches(events: Sequence[TaskEvent], size: int) -> list[Sequence[TaskEvent]]:
@@ -58,7 +69,7 @@ def per_event_baseline(url: str, events: Sequence[TaskEvent], _batch: int) -> No
     with psycopg.connect(url) as conn:
         for event in events:
             conn.execute(
-                f"INSERT INTO audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
+                f"INSERT INTO audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (event_id) DO NOTHING",
                 _row(event),
             )

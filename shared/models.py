@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -95,10 +97,12 @@ class OutboxEvent(Base):
 
 
 class AuditLog(Base):
-    """One row per task event ever consumed; event_id makes redelivery harmless."""
+    """One row per task event ever consumed, hash-chained per user (shared.audit_chain); append-only."""
 
     __tablename__ = "audit_log"
     __table_args__ = (
+        CheckConstraint("octet_length(prev_hash) = 32 AND octet_length(hash) = 32", name="hash_lengths"),
+        Index("ix_audit_log_user_id_id", "user_id", "id"),
         Index("ix_audit_log_user_time", "user_id", "timestamp", "id"),
         Index("ix_audit_log_user_type_time", "user_id", "event_type", "timestamp", "id"),
         Index("ix_audit_log_task_time", "task_id", "timestamp", "id"),
@@ -111,6 +115,8 @@ class AuditLog(Base):
     task_id: Mapped[int] = mapped_column(BigInteger)
     event_data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SentNotification(Base):

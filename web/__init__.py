@@ -62,7 +62,7 @@ def _configure_logging(settings: Settings) -> None:
 
 def _init_extensions(app: Flask) -> None:
     """Bind the extension objects and the app's own subsystems."""
-    from web import errors, metrics, outbox, request_ids, sessions, templating
+    from web import audit, errors, metrics, outbox, request_ids, sessions, templating
 
     request_ids.init_app(app)
     metrics.init_app(app)
@@ -74,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
     sessions.init_app(app)
     templating.init_app(app)
     outbox.init_app(app)
+    audit.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -6,11 +6,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from devstack.postgres import drop_database, ensure_database
+from shared.events import new_event
 from shared.settings import load_settings
+from web.audit.verify import verify_trail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +54,12 @@ def test_audit_log_has_exactly_the_contract_columns_and_indexes(empty_database):
     assert _flask_db(empty_database, "upgrade").returncode == 0
     inspector = _inspector(empty_database)
     columns = {c["name"]: c for c in inspector.get_columns("audit_log")}
-    assert set(columns) == {"id", "event_id", "event_type", "user_id", "task_id", "event_data", "timestamp"}
+    assert set(columns) == {
+        "id", "event_id", "event_type", "user_id", "task_id", "event_data", "timestamp", "prev_hash", "hash",
+    }  # fmt: skip
+    assert str(columns["hash"]["type"]) == "BYTEA"
+    assert not columns["hash"]["nullable"]
+    assert not columns["prev_hash"]["nullable"]
     assert str(columns["id"]["type"]) == "BIGINT"
     assert str(columns["event_id"]["type"]) == "UUID"
     assert str(columns["event_data"]["type"]) == "JSONB"
@@ -63,6 +71,7 @@ def test_audit_log_has_exactly_the_contract_columns_and_indexes(empty_database):
     indexes = {tuple(ix["column_names"]) for ix in inspector.get_indexes("audit_log")}
     assert ("user_id", "timestamp", "id") in indexes
     assert ("user_id", "event_type", "timestamp", "id") in indexes
+    assert ("user_id", "id") in indexes
     assert any(cols[0] == "task_id" for cols in indexes)
 
 
@@ -72,3 +81,36 @@ def test_downgrade_to_base_and_upgrade_again(empty_database):
     assert down.returncode == 0, down.stderr
     assert set(_inspector(empty_database).get_table_names()) <= {"alembic_version"}
     assert _flask_db(empty_database, "upgrade").returncode == 0
+
+
+def _engine(url):
+    return create_engine(load_settings({"DATABASE_URL": url}).sqlalchemy_url(), poolclass=NullPool)
+
+
+def test_upgrade_chains_rows_written_before_the_chain_and_the_owner_can_migrate_back(empty_database):
+    assert _flask_db(empty_database, "upgrade", "0004_mail_claims").returncode == 0
+    engine = _engine(empty_database)
+    events = [
+        new_event(event_type="created", user_id=f"u{i % 2}", task_id=i, title="\u00e9", description="",
+                  completed=False)
+        for i in range(5)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        for event in events:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (event_id, event_type, user_id, task_id, event_data, timestamp) "
+                    "VALUES (:id, :type, :user, :task, CAST(:data AS jsonb), :ts)"
+                ),
+                {"id": event.event_id, "type": event.event_type, "user": event.user_id,
+                 "task": event.task_id, "data": event.to_json(), "ts": event.timestamp},
+            )  # fmt: skip
+    upgraded = _flask_db(empty_database, "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    with Session(engine) as session:
+        assert verify_trail(session=session).to_json() == {"intact": True, "rows": 5}
+    for args in (("downgrade", "0004_mail_claims"), ("upgrade",)):
+        assert _flask_db(empty_database, *args).returncode == 0
+    with Session(engine) as session:
+        assert verify_trail(session=session).to_json() == {"intact": True, "rows": 5}
+    engine.dispose()

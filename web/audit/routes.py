@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from web.audit import bp, counts, export, services
+from web.audit import bp, counts, export, services, verify
 from web.audit.schemas import AuditQuery, entry_json, history_items, parse_audit_query
 from web.errors import ApiError, ValidationFailed
 from web.extensions import db
@@ -45,6 +45,13 @@ def export_audit(user_id: str) -> Response:
     if fmt is None or query is None:
         raise ValidationFailed(errors)
     return export.export_response(session=db.session, user_id=user_id, query=query, fmt=fmt)
+
+
+@bp.get("/api/<user_id>/audit/verify")
+@owner_only
+def verify_audit(user_id: str) -> Response:
+    """Recompute the user's hash chain: intact with its row count, or the first broken link."""
+    return jsonify(verify.verify_trail(session=db.session, user_id=user_id).to_json())
 
 
 @bp.get("/api/<user_id>/tasks/<int:task_id>/history")

@@ -1,7 +1,8 @@
 """Audit rows shaped exactly as the stream worker writes them, for tests that run without the worker.
 
 The worker stores each consumed event as one audit_log row: event_data is the whole published
-event (`TaskEvent.to_dict()`), timestamp is the event's timestamp, id is the bigserial.
+event (`TaskEvent.to_dict()`), timestamp is the event's timestamp, id is the bigserial, and
+prev_hash and hash chain the rows of each user (shared.audit_chain).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, select, text
 
-from shared.events import TaskData, TaskEvent
+from shared.events import TaskData, TaskEvent, parse_event
 from shared.models import AuditLog, OutboxEvent
+from streams.audit.store import append_chained
 
 
 def make_event(
@@ -38,28 +40,21 @@ def make_event(
     )
 
 
-def row_values(event: TaskEvent) -> dict[str, Any]:
-    """The audit_log row the worker writes for `event`."""
-    payload = event.to_dict()
-    return {
-        "event_id": event.event_id,
-        "event_type": event.event_type,
-        "user_id": event.user_id,
-        "task_id": event.task_id,
-        "event_data": payload,
-        "timestamp": event.timestamp,
-    }
+def _store(conn: Connection, events: tuple[TaskEvent, ...]) -> list[int]:
+    """Append the events' chained rows with the worker's own code; returns their ids in order."""
+    append_chained(conn, events)
+    ids = select(AuditLog.id).where(AuditLog.event_id.in_([event.event_id for event in events]))
+    return list(conn.scalars(ids.order_by(AuditLog.id)))
 
 
 def store(engine: Engine | Connection, *events: TaskEvent) -> list[int]:
-    """Insert the events' audit rows (as the worker would, one transaction); returns their ids."""
+    """Insert the events' rows as the worker does (hash-chained, one transaction); returns their ids."""
     if not events:
         return []
-    statement = insert(AuditLog).values([row_values(event) for event in events]).returning(AuditLog.id)
     if isinstance(engine, Connection):
-        return list(engine.scalars(statement))
+        return _store(engine, events)
     with engine.begin() as conn:
-        return list(conn.scalars(statement))
+        return _store(conn, events)
 
 
 @dataclass
@@ -84,11 +79,15 @@ class Trail:
 
 
 def bulk_insert(conn: Connection, *, user_id: str, rows: int, start: datetime) -> None:
-    """Insert `rows` worker-shaped rows in one INSERT ... SELECT generate_series (for volume tests)."""
+    """Insert `rows` worker-shaped rows in one INSERT ... SELECT generate_series (for volume tests).
+
+    Their hashes are zero placeholders, not a chain: volume tests measure queries, not verification.
+    """
     conn.execute(
         text(
             """
-            INSERT INTO audit_log (event_id, event_type, user_id, task_id, event_data, timestamp)
+            INSERT INTO audit_log (event_id, event_type, user_id, task_id, event_data, timestamp,
+                                   prev_hash, hash)
             SELECT e.id, e.kind, CAST(:user_id AS varchar), e.task, jsonb_build_object(
                        'event_id', e.id::text, 'event_type', e.kind,
                        'timestamp', to_char(e.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
@@ -96,8 +95,9 @@ def bulk_insert(conn: Connection, *, user_id: str, rows: int, start: datetime) -
                        'task_data', jsonb_build_object('title', 'Task ' || e.task,
                                                        'description', 'row ' || e.n,
                                                        'completed', e.kind = 'completed')),
-                   e.ts
-            FROM (SELECT g AS n, gen_random_uuid() AS id, (g / 4 + 1)::bigint AS task,
+                   e.ts, e.zero, e.zero
+            FROM (SELECT g AS n, decode(repeat('00', 32), 'hex') AS zero, gen_random_uuid() AS id,
+                         (g / 4 + 1)::bigint AS task,
                          (ARRAY['created', 'updated', 'completed', 'deleted'])[g % 4 + 1] AS kind,
                          CAST(:start AS timestamptz) + g * interval '1 millisecond' AS ts
                   FROM generate_series(0, CAST(:rows AS integer) - 1) AS g) AS e
@@ -119,15 +119,6 @@ def mirror_outbox(engine: Engine, *, after_id: int = 0) -> int:
             .order_by(OutboxEvent.id)
         ).all()
         for outbox_id, payload in pending:
-            conn.execute(
-                insert(AuditLog).values(
-                    event_id=uuid.UUID(payload["event_id"]),
-                    event_type=payload["event_type"],
-                    user_id=payload["user_id"],
-                    task_id=payload["task_id"],
-                    event_data=payload,
-                    timestamp=datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00")),
-                )
-            )
+            append_chained(conn, [parse_event(payload)])
             after_id = outbox_id
     return after_id

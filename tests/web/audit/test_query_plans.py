@@ -63,7 +63,7 @@ def _cases(session: Session) -> dict[str, tuple[object, str]]:
         "one event type": (page(AuditQuery(event_types=("deleted",))), "ix_audit_log_user_type_time"),
         "two event types": (page(AuditQuery(event_types=("created", "deleted"))), "ix_audit_log_user"),
         "one task": (page(AuditQuery(task_id=777)), "ix_audit_log_task_time"),
-        "text search": (page(AuditQuery(q="row 4999")), "ix_audit_log_user_time"),
+        "text search": (page(AuditQuery(q="row 4999")), "ix_audit_log_user"),
         "date window, oldest first": (page(window), "ix_audit_log_user_time"),
     }
 
@@ -115,4 +115,6 @@ def test_history_counts_and_live_use_indexes(loaded):
         )
         newest = services.latest_id(session=session)
         live = select(AuditLog.id).where(AuditLog.user_id == HEAVY, AuditLog.id > newest - 10)
-        assert "pk_audit_log" in _plan(session, live)
+        # The primary key, or the chain's (user_id, id) index: either walks only the newest rows.
+        plan = _plan(session, live)
+        assert "pk_audit_log" in plan or "ix_audit_log_user_id_id" in plan, plan
