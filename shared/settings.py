@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-use-0000"
@@ -67,6 +67,9 @@ class Settings:
     database_pool_size: int = 5
     # Connections a process may open beyond its pool under bursts (SQLAlchemy's max_overflow).
     database_max_overflow: int = 10
+    # The stream worker's login: a role that may only INSERT and SELECT audit_log (created by
+    # `flask --app web db roles`); empty means the worker uses DATABASE_URL like the web app.
+    worker_database_url: str = ""
     test_database_url: str = ""
     test_kafka_bootstrap_servers: str = ""
     # Where `make run` serves its own Tansu broker when KAFKA_BOOTSTRAP_SERVERS is not set.
@@ -159,6 +162,10 @@ class Settings:
         if self.kafka_idempotent_producer is None:
             return self.is_production
         return self.kafka_idempotent_producer
+
+    def for_worker(self) -> Settings:
+        """These settings with the worker's own database login in DATABASE_URL, when one is set."""
+        return replace(self, database_url=self.worker_database_url or self.database_url)
 
     def sqlalchemy_url(self) -> str:
         """DATABASE_URL in the form SQLAlchemy wants, with the psycopg 3 driver."""

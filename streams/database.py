@@ -12,9 +12,11 @@ from shared.settings import Settings
 
 @lru_cache(maxsize=4)
 def worker_sessions(settings: Settings) -> sessionmaker[Session]:
-    """Sessions on DATABASE_URL for the agents (their blocking calls run in threads)."""
+    """Sessions for the agents on WORKER_DATABASE_URL (else DATABASE_URL); blocking calls run in threads."""
     return make_sessionmaker(
         make_engine(
-            settings, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow
+            settings.for_worker(),
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
         )
     )

@@ -93,3 +93,11 @@ def test_database_url_gets_the_psycopg_driver():
         load_settings({"DATABASE_URL": "postgresql://u@h/db"}).sqlalchemy_url()
         == "postgresql+psycopg://u@h/db"
     )
+
+
+def test_the_worker_logs_in_with_its_own_url_when_one_is_set() -> None:
+    owner = {"DATABASE_URL": "postgresql://owner:pw@db/todo"}
+    assert load_settings(owner).for_worker().database_url == "postgresql://owner:pw@db/todo"
+    worker = load_settings({**owner, "WORKER_DATABASE_URL": "postgresql://worker:pw2@db/todo"}).for_worker()
+    assert worker.database_url == "postgresql://worker:pw2@db/todo"
+    assert worker.sqlalchemy_url() == "postgresql+psycopg://worker:pw2@db/todo"

@@ -8,7 +8,9 @@ from web.audit import pages, routes  # noqa: E402, F401  (registers the views on
 
 
 def init_app(app: Flask) -> None:
-    """Register the audit commands (`flask --app web audit verify`)."""
+    """Register the audit commands (`flask --app web audit verify`, `flask --app web db roles`)."""
     from web.audit.commands import audit_cli
+    from web.roles import register_roles_command
 
     app.cli.add_command(audit_cli)
+    register_roles_command()
