@@ -143,6 +143,14 @@ class Settings:
     mail_dir: str = "var/mail"
     # A mail claimed but not sent this long ago (its worker died in between) is sent by another.
     mail_claim_timeout_seconds: float = 120.0
+    # Webhooks. Deliveries to loopback addresses are refused unless this is on (make run and tests);
+    # private and link-local addresses are always refused.
+    webhook_allow_loopback: bool = False
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_response_bytes: int = 64 * 1024
+    webhook_poll_seconds: float = 1.0
+    # An endpoint whose deliveries have failed without a success for this long is disabled.
+    webhook_disable_after_hours: float = 24.0
 
     @property
     def is_production(self) -> bool:

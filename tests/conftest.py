@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from shared.settings import Settings
 from web import create_app
 
-pytest_plugins = [f"tests.fixtures.{name}" for name in ("database", "kafka", "streams", "pipeline")]
+FIXTURES = ("database", "kafka", "streams", "pipeline", "webhooks")
+pytest_plugins = [f"tests.fixtures.{name}" for name in FIXTURES]
 
 
 @pytest.fixture

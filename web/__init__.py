@@ -83,6 +83,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.auth import bp as auth_bp
     from web.health import bp as health_bp
     from web.tasks import bp as tasks_bp
+    from web.webhooks import bp as webhooks_bp
 
-    for blueprint in (auth_bp, tasks_bp, audit_bp, health_bp):
+    for blueprint in (auth_bp, tasks_bp, audit_bp, health_bp, webhooks_bp):
         app.register_blueprint(blueprint)

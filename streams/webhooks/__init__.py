@@ -1,0 +1,1 @@
+"""Webhooks: chosen task events POSTed to users' endpoints, signed, at least once, in order."""
