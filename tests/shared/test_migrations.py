@@ -114,3 +114,14 @@ def test_upgrade_chains_rows_written_before_the_chain_and_the_owner_can_migrate_
     with Session(engine) as session:
         assert verify_trail(session=session).to_json() == {"intact": True, "rows": 5}
     engine.dispose()
+
+
+def test_the_migrations_form_one_line_with_one_head():
+    """Two branches landing migrations at once must not leave two heads (upgrade would refuse)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "web" / "migrations"))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"migration heads: {heads}; point the newer one's down_revision at the other"

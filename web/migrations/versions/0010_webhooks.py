@@ -1,7 +1,7 @@
 """Webhooks: users' endpoints and the queue of deliveries the worker owes them.
 
 Revision ID: 0010_webhooks
-Revises: 0004_mail_claims
+Revises: 0005_audit_hash_chain
 Create Date: 2026-12-01 14:00:00
 
 """
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0010_webhooks'
-down_revision = '0004_mail_claims'
+down_revision = '0005_audit_hash_chain'
 branch_labels = None
 depends_on = None
 
