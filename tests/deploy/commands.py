@@ -11,6 +11,7 @@ from pathlib import Path
 
 SEPARATORS = {"|", "||", "&&", ";", "&", "(", ")"}
 SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
+REDIRECTION = re.compile(r"\s\d?(?:>>?|<)&?\s*[^\s|;&]+")
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -39,7 +40,7 @@ def commands(script: str) -> list[Command]:
     for line in _lines(script):
         inner = SUBSTITUTION.findall(line)
         for text in [*inner, SUBSTITUTION.sub("SUBSTITUTED", line)]:
-            lexer = shlex.shlex(text, posix=True, punctuation_chars="|&;()")
+            lexer = shlex.shlex(REDIRECTION.sub(" ", text), posix=True, punctuation_chars="|&;()")
             lexer.whitespace_split = True
             try:
                 tokens = list(lexer)

@@ -96,6 +96,7 @@ COMMANDS: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {
         ),
     ),
     ("vpcs", "list"): ((), frozenset()),
+    ("vpcs", "get"): (("<vpc-id>",), frozenset()),
 }
 
 
@@ -119,7 +120,7 @@ def _split(words: tuple[str, ...]) -> tuple[list[str], list[str]]:
 def resolve(command: Command) -> tuple[tuple[str, ...], list[str], list[str]]:
     """The known subcommand path of a doctl command, its positional arguments and its flags."""
     positional, flags = _split(command.words[1:])
-    words = [ALIASES.get(word, word) for word in positional]
+    words = [ALIASES.get(positional[0], positional[0]), *positional[1:]] if positional else []
     for length in range(len(words), 0, -1):
         if tuple(words[:length]) in COMMANDS:
             return tuple(words[:length]), positional[length:], flags
