@@ -79,6 +79,7 @@ def test_promtool_accepts_the_rules(render: Render, tmp_path: Path):
     assert names == [
         "TodoDeadLettersGrowing",
         "TodoOutboxBacklogOld",
+        "TodoOutboxEventsParked",
         "TodoConsumerLagHigh",
         "TodoRelayNotLeading",
     ]
