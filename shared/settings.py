@@ -98,6 +98,8 @@ class Settings:
     task_events_partitions: int = 6
     relay_enabled: bool = True
     relay_poll_seconds: float = 1.0
+    # The separate relay process (`flask --app web relay`) serves /metrics on this port; 0: off.
+    relay_metrics_port: int = 0
     relay_batch_size: int = 500
     # An event the broker refuses for good (too large, not authorised) is parked once it has been
     # attempted this many times; an unreachable broker never parks anything.

@@ -18,6 +18,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -48,6 +49,12 @@ def init_app(app: Flask) -> None:
     app.before_request(_start_timer)
     app.after_request(_observe)
     app.add_url_rule("/metrics", "metrics.scrape", scrape, methods=["GET"])
+
+
+def serve_metrics(*, port: int) -> None:
+    """Serve this process's metrics on their own port (the separate relay has no web app to ask)."""
+    # All interfaces: the relay runs in a pod that Prometheus scrapes; the port is off unless set.
+    start_http_server(port, addr="0.0.0.0")  # noqa: S104
 
 
 def record_publish_round(*, published: int, failed: int) -> None:

@@ -261,7 +261,9 @@ def test_network_policies_open_ports_only_towards_named_destinations(render, val
         assert bool(dapr) == (role != "worker"), role
         ingress_peers = yaml.safe_dump(spec.get("ingress", []))
         assert "dapr-system" not in ingress_peers, role
-    assert _egress(docs, "todo-platform-relay")["ingress"] == []
+    # The relay serves only its /metrics, to monitoring.scrapeFrom.
+    relay_ingress = _egress(docs, "todo-platform-relay")["ingress"]
+    assert [rule["ports"] for rule in relay_ingress] == [[{"port": 9102, "protocol": "TCP"}]]
 
 
 def test_database_and_kafka_egress_follow_their_cidr_values(render):

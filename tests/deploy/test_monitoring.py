@@ -123,3 +123,18 @@ def test_prometheus_may_reach_the_metrics_ports_through_the_network_policies(ren
         render("default", typed=("monitoring.scrapeFrom=null",)), "NetworkPolicy", "todo-platform-worker"
     )
     assert all(monitoring not in rule.get("from", []) for rule in closed["spec"]["ingress"])
+
+
+def test_a_separate_relay_serves_metrics_to_a_pod_monitor(render: Render, find: Find):
+    docs = render("default", typed=("relay.separate=true", "monitoring.serviceMonitor.enabled=true"))
+    relay = find(docs, "Deployment", "todo-platform-relay")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "RELAY_METRICS_PORT", "value": "9102"} in relay["env"]
+    assert {"name": "metrics", "containerPort": 9102, "protocol": "TCP"} in relay["ports"]
+    monitor = find(docs, "PodMonitor", "todo-platform-relay")
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    ]
+    (rule,) = find(docs, "NetworkPolicy", "todo-platform-relay")["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 9102, "protocol": "TCP"}]
+    closed = render("default", typed=("relay.separate=true", "monitoring.scrapeFrom=null"))
+    assert find(closed, "NetworkPolicy", "todo-platform-relay")["spec"]["ingress"] == []

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,11 +18,15 @@ from sqlalchemy import Engine, text
 from sqlalchemy.pool import NullPool
 
 from devstack.kafka import free_port
-from shared.db import make_engine
+from shared.db import make_engine, make_sessionmaker
+from shared.events import new_event
 from shared.settings import Settings
 from tests.conftest import AuthActions
+from tests.fixtures.kafka import Topics
+from tests.web.outbox.conftest import wait_until_published
 from web.outbox.publishers import make_publisher
 from web.outbox.relay import Relay
+from web.outbox.store import commit_with_events
 
 
 def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -102,3 +112,32 @@ def test_a_failed_publish_is_counted_and_logged_with_its_event_id(
     assert scrape(client)[("todo_outbox_publish_failures_total", ())] - failures == 1
     (line,) = [r for r in caplog.records if getattr(r, "event_id", None) == event_id]
     assert "not published" in line.getMessage()
+
+
+def test_the_separate_relay_serves_its_publish_counts(
+    engine: Engine, database_url: str, kafka_bootstrap: str, kafka_topics: Topics, tmp_path: Path
+):
+    event = new_event(event_type="created", user_id="relay-metrics", task_id=1, title="t", description="",
+                      completed=False)  # fmt: skip
+    with make_sessionmaker(engine)() as session:
+        commit_with_events(session=session, events=[event])
+    port = free_port()
+    env = {
+        **os.environ, "APP_ENV": "test", "DATABASE_URL": database_url, "EVENT_PUBLISHER": "kafka",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "TASK_EVENTS_TOPIC": kafka_topics.events,
+        "RELAY_METRICS_PORT": str(port),
+    }  # fmt: skip
+    log = tmp_path / "relay.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "web", "relay"], env=env,
+                                   stdout=out, stderr=out)  # fmt: skip
+        try:
+            wait_until_published(engine, timeout=30)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+                body = response.read().decode()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+    samples = {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples}
+    assert samples["todo_outbox_published_total"] == 1, log.read_text()
+    assert samples["todo_outbox_publish_failures_total"] == 0

@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 from shared.db import make_engine
 from shared.logs import configure_logging
 from shared.settings import Settings
+from web.metrics import serve_metrics
 from web.outbox.publishers import make_publisher
 from web.outbox.relay import Relay
 
@@ -17,6 +18,8 @@ from web.outbox.relay import Relay
 def run_relay(*, settings: Settings) -> int:
     """Run the relay in the foreground until SIGINT or SIGTERM, then stop cleanly."""
     configure_logging(settings)
+    if settings.relay_metrics_port:
+        serve_metrics(port=settings.relay_metrics_port)
     relay = Relay(
         engine=make_engine(settings, poolclass=NullPool),
         publisher=make_publisher(settings),
