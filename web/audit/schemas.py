@@ -105,7 +105,7 @@ def decode_cursor(text: str) -> Cursor:
     return Cursor(timestamp=moment, id=row_id, sort=sort, direction=direction)
 
 
-def _moment(raw: str, *, end_of_day: bool) -> datetime:
+def parse_moment(raw: str, *, end_of_day: bool) -> datetime:
     """An RFC 3339 date-time, or a full-date meaning that UTC day (its start, or the next day's start)."""
     if not raw.isascii():
         raise ValueError("must be an RFC 3339 date-time or date in ASCII digits")
@@ -148,8 +148,8 @@ def _parse_fields(args: MultiDict[str, str], errors: dict[str, str]) -> dict[str
     values["event_types"] = tuple(kind for kind in EVENT_TYPES if kind in kinds)
     parsers: dict[str, Any] = {
         "task_id": lambda raw: _int_in(raw, 1, MAX_TASK_ID),
-        "since": lambda raw: _moment(raw, end_of_day=False),
-        "until": lambda raw: _moment(raw, end_of_day=True),
+        "since": lambda raw: parse_moment(raw, end_of_day=False),
+        "until": lambda raw: parse_moment(raw, end_of_day=True),
         "limit": lambda raw: _int_in(raw, 1, MAX_LIMIT),
         "cursor": decode_cursor,
     }

@@ -6,6 +6,7 @@ and swaps the refreshed list in, so the pages work the same with and without Jav
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -27,9 +28,21 @@ SORT_LABELS = {
 }
 
 
+LOCAL_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
+
+
+def _query_args() -> dict[str, str]:
+    """The query string, with the page's "as of" field (a zone-less datetime-local) read as UTC."""
+    args = request.args.to_dict()
+    as_of = args.get("as_of", "").strip()
+    if LOCAL_MOMENT.fullmatch(as_of):
+        args["as_of"] = (as_of if len(as_of) == 19 else f"{as_of}:00") + "Z"
+    return args
+
+
 def _list_args() -> dict[str, Any]:
     """The list's filters from this request's query string, without the defaults (or {} if bad)."""
-    query, _errors = parse_task_query(request.args.to_dict())
+    query, _errors = parse_task_query(_query_args())
     if query is None:
         return {}
     defaults = TaskQuery()
@@ -44,14 +57,16 @@ def _back_to_list() -> ResponseReturnValue:
 
 def _render_list(status: int = 200, **context: Any) -> tuple[str, int]:
     """Render the list page for the signed-in user; bad filters show their errors over the full list."""
-    query, query_errors = parse_task_query(request.args.to_dict())
-    tasks = services.list_tasks(session=db.session, user_id=g.user_id, query=query or TaskQuery())
+    query, query_errors = parse_task_query(_query_args())
+    query = query or TaskQuery()
+    listing = services.list_tasks_as_of if query.as_of else services.list_tasks
+    tasks = listing(session=db.session, user_id=g.user_id, query=query)
     context.setdefault("errors", {})
     context.setdefault("values", {})
     return render_template(
         "tasks/index.html",
         tasks=tasks,
-        query=query or TaskQuery(),
+        query=query,
         query_errors=query_errors,
         list_args=_list_args(),
         status_labels=STATUS_LABELS,

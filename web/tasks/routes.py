@@ -39,11 +39,12 @@ def _not_found(task_id: int) -> ApiError:
 @bp.get("/api/<user_id>/tasks")
 @owner_only
 def list_tasks(user_id: str) -> Response:
-    """List the user's tasks with status filter, text search and sort."""
+    """List the user's tasks with status filter, text search and sort; as_of rebuilds a past list."""
     query, errors = parse_task_query(request.args.to_dict())
     if query is None:
         raise ValidationFailed(errors)
-    tasks = services.list_tasks(session=db.session, user_id=user_id, query=query)
+    listing = services.list_tasks_as_of if query.as_of else services.list_tasks
+    tasks = listing(session=db.session, user_id=user_id, query=query)
     return jsonify([task_json(task) for task in tasks])
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared.events import format_timestamp
 from shared.models import Task
+from web.audit.schemas import parse_moment
 from web.requests import text_problem
 
 MAX_TITLE = 200
@@ -31,6 +33,8 @@ class TaskQuery:
     status: str = "all"
     q: str = ""
     sort: str = "-created_at"
+    # The list as it was at this moment, rebuilt from the audit trail; None is the list now.
+    as_of: datetime | None = None
 
 
 def parse_task_input(body: dict[str, Any]) -> tuple[TaskInput | None, dict[str, str]]:
@@ -62,7 +66,7 @@ def parse_task_input(body: dict[str, Any]) -> tuple[TaskInput | None, dict[str, 
 
 
 def parse_task_query(args: dict[str, str]) -> tuple[TaskQuery | None, dict[str, str]]:
-    """Validate status, q and sort from the query string."""
+    """Validate status, q, sort and as_of (a date-time, or a date meaning the end of that UTC day)."""
     errors: dict[str, str] = {}
     status = args.get("status") or "all"
     sort = args.get("sort") or "-created_at"
@@ -75,9 +79,15 @@ def parse_task_query(args: dict[str, str]) -> tuple[TaskQuery | None, dict[str, 
         errors["q"] = f"must be at most {MAX_QUERY} characters"
     elif problem := text_problem(q):
         errors["q"] = problem
+    as_of = None
+    if raw_as_of := (args.get("as_of") or "").strip():
+        try:
+            as_of = parse_moment(raw_as_of, end_of_day=True)
+        except ValueError as exc:
+            errors["as_of"] = str(exc)
     if errors:
         return None, errors
-    return TaskQuery(status=status, q=q, sort=sort), {}
+    return TaskQuery(status=status, q=q, sort=sort, as_of=as_of), {}
 
 
 def task_json(task: Task) -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import UnaryExpression, or_, select
+from sqlalchemy import Row, UnaryExpression, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from shared.db import SessionLike
 from shared.events import new_event
-from shared.models import Task
+from shared.models import AuditLog, Task
 from web.outbox.store import commit_with_events
 from web.tasks.schemas import TaskQuery
 
@@ -103,3 +104,50 @@ def delete_task(*, session: SessionLike, user_id: str, task_id: int) -> bool:
     session.delete(task)
     _record(session, task, "deleted")
     return True
+
+
+def list_tasks_as_of(*, session: SessionLike, user_id: str, query: TaskQuery) -> list[Task]:
+    """The user's tasks as they stood at query.as_of, rebuilt from the audit trail alone.
+
+    Each task is its latest event at or before that moment (tasks deleted since come back; those
+    created later do not). One range scan of the user's (user_id, timestamp) index; the tasks come
+    back unsaved, for display only.
+    """
+    latest = (
+        select(
+            AuditLog.task_id,
+            AuditLog.event_type,
+            AuditLog.event_data,
+            AuditLog.timestamp,
+            func.min(AuditLog.timestamp).over(partition_by=AuditLog.task_id).label("first_seen"),
+        )
+        .where(AuditLog.user_id == user_id, AuditLog.timestamp <= query.as_of)
+        .order_by(AuditLog.task_id, AuditLog.timestamp.desc(), AuditLog.id.desc())
+        .ext(distinct_on(AuditLog.task_id))
+    )
+    tasks = [_rebuilt(user_id, row) for row in session.execute(latest) if row.event_type != "deleted"]
+    wanted = [task for task in tasks if _matches(task, query)]
+    field, newest_first = query.sort.lstrip("-"), query.sort.startswith("-")
+    return sorted(wanted, key=lambda task: (getattr(task, field), task.id), reverse=newest_first)
+
+
+def _rebuilt(user_id: str, row: Row[Any]) -> Task:
+    """A display-only Task from its latest event."""
+    data = row.event_data.get("task_data", {})
+    return Task(
+        id=row.task_id,
+        user_id=user_id,
+        title=str(data.get("title", "")),
+        description=str(data.get("description", "")),
+        completed=bool(data.get("completed", False)),
+        created_at=row.first_seen,
+        updated_at=row.timestamp,
+    )
+
+
+def _matches(task: Task, query: TaskQuery) -> bool:
+    """Whether a rebuilt task passes the status filter and the text search (case-insensitive)."""
+    if query.status != "all" and task.completed != (query.status == "completed"):
+        return False
+    needle = query.q.casefold()
+    return not needle or needle in task.title.casefold() or needle in task.description.casefold()
