@@ -8,6 +8,7 @@ this file must not import prometheus_client at module level.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from shared.logs import log_config
 from shared.settings import get_settings
 
 _settings = get_settings()
+_own_dir = not _settings.prometheus_multiproc_dir
 _metrics_dir = Path(_settings.prometheus_multiproc_dir or tempfile.mkdtemp(prefix="todo-metrics-"))
 
 raw_env = [f"PROMETHEUS_MULTIPROC_DIR={_metrics_dir}"]
@@ -42,3 +44,9 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics directory this file made up (one set by PROMETHEUS_MULTIPROC_DIR stays)."""
+    if _own_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

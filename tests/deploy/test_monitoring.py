@@ -138,3 +138,19 @@ def test_a_separate_relay_serves_metrics_to_a_pod_monitor(render: Render, find: 
     assert rule["ports"] == [{"port": 9102, "protocol": "TCP"}]
     closed = render("default", typed=("relay.separate=true", "monitoring.scrapeFrom=null"))
     assert find(closed, "NetworkPolicy", "todo-platform-relay")["spec"]["ingress"] == []
+
+
+def test_the_dashboard_panels_are_well_formed():
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels), "panel ids must be unique"
+    cells: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        box = panel["gridPos"]
+        assert box["x"] + box["w"] <= 24, panel["title"]
+        for x in range(box["x"], box["x"] + box["w"]):
+            for y in range(box["y"], box["y"] + box["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+        if panel["type"] != "row":
+            assert panel["targets"], panel["title"]
+            assert all("todo_" in target["expr"] for target in panel["targets"]), panel["title"]
