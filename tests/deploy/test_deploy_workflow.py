@@ -164,6 +164,8 @@ def test_dapr_is_installed_or_upgraded_with_ha_at_the_version_compose_runs():
     run = step["run"]
     assert '--version "$DAPR_VERSION"' in run
     assert "--set global.ha.enabled=true" in run
+    # The control plane logs JSON lines too, like the sidecars (dapr.io/log-as-json).
+    assert "--set global.logAsJson=true" in run
     assert run.index("dapr/crds/") < run.index("helm upgrade --install dapr")
     version = DEPLOY["env"]["DAPR_VERSION"]
     assert COMPOSE["services"]["web-dapr"]["image"] == f"daprio/daprd:{version}"
