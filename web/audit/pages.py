@@ -11,12 +11,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, abort, g, render_template, request, url_for
+from flask import Response, abort, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from shared.events import EVENT_TYPES
-from web.audit import bp, counts, export, services
+from web.audit import activity, bp, counts, export, services
 from web.audit.schemas import AuditQuery, history_items, parse_audit_query
 from web.extensions import db
 from web.sessions import page_login_required
@@ -80,6 +80,15 @@ def _chips(query: AuditQuery) -> list[dict[str, str]]:
     ]
 
 
+def _activity() -> dict[str, Any]:
+    """Both activity charts' series for the signed-in user (stream first, audit_log as fallback)."""
+    settings = current_app.config["TODO_SETTINGS"]
+    return {
+        key: activity.user_activity(session=db.session, settings=settings, user_id=g.user_id, span=span)
+        for key, span in (("day", activity.RANGES["24h"]), ("month", activity.RANGES["30d"]))
+    }
+
+
 def _page_context(query: AuditQuery) -> dict[str, Any]:
     """Everything the trail page shows for a valid query."""
     page = services.list_events(session=db.session, user_id=g.user_id, query=query)
@@ -104,6 +113,7 @@ def audit_page() -> ResponseReturnValue:
         query=shown,
         errors=errors,
         counts=counts.user_counts(session=db.session, user_id=g.user_id),
+        activity=_activity(),
         type_labels=TYPE_LABELS,
         sort_labels=SORT_LABELS,
         event_types=EVENT_TYPES,
@@ -137,6 +147,7 @@ def live() -> ResponseReturnValue:
         live=_live(query, newest, recount=bool(rows)),
         newest_url=_url("audit.audit_page", query.first_page().to_args()),
         counts=counts.user_counts(session=db.session, user_id=g.user_id) if recount else None,
+        activity=_activity() if recount else None,
         type_labels=TYPE_LABELS,
     )
 

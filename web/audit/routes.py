@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
-from web.audit import bp, counts, export, services, verify
+from web.audit import activity, bp, counts, export, services, verify
 from web.audit.schemas import AuditQuery, entry_json, history_items, parse_audit_query
 from web.errors import ApiError, ValidationFailed
 from web.extensions import db
@@ -33,6 +33,17 @@ def list_audit(user_id: str) -> Response:
 def audit_counts(user_id: str) -> Response:
     """Events per type, from the stream worker's table or, when it is unreachable, from audit_log."""
     return jsonify(counts.user_counts(session=db.session, user_id=user_id))
+
+
+@bp.get("/api/<user_id>/audit/activity")
+@owner_only
+def audit_activity(user_id: str) -> Response:
+    """Events per type by hour (range=24h) or by day (range=30d), from the stream or audit_log."""
+    span, errors = activity.parse_range(request.args.get("range"))
+    if span is None:
+        raise ValidationFailed(errors)
+    settings = current_app.config["TODO_SETTINGS"]
+    return jsonify(activity.user_activity(session=db.session, settings=settings, user_id=user_id, span=span))
 
 
 @bp.get("/api/<user_id>/audit/export")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, func, or_, select, tuple_
@@ -189,3 +190,16 @@ def count_events(*, session: SessionLike, user_id: str) -> dict[str, int]:
             counts[event_type] = int(count)
     counts["total"] = sum(counts[kind] for kind in EVENT_TYPES)
     return counts
+
+
+def activity_counts(
+    *, session: SessionLike, user_id: str, since: datetime, bucket: str
+) -> dict[tuple[datetime, str], int]:
+    """The user's events per (bucket start, type) since `since`, bucket "hour" or "day" (UTC)."""
+    start = func.date_trunc(bucket, AuditLog.timestamp, "UTC").label("start")
+    stmt = (
+        select(start, AuditLog.event_type, func.count())
+        .where(AuditLog.user_id == user_id, AuditLog.timestamp >= since)
+        .group_by(start, AuditLog.event_type)
+    )
+    return {(moment.astimezone(UTC), kind): int(count) for moment, kind, count in session.execute(stmt)}
