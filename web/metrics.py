@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, abort, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -111,8 +111,12 @@ def exposition(*, session: SessionLike, settings: Settings) -> bytes:
 
 
 def scrape() -> Response:
-    """Serve the Prometheus text format."""
+    """Serve the Prometheus text format to direct requests; through a proxy it does not exist."""
     from web.extensions import db
 
+    # The ingress routes every path to the web pods; a proxy always adds X-Forwarded-For, a
+    # Prometheus scraping the pod directly never does. So the public site has no /metrics.
+    if request.headers.get("X-Forwarded-For"):
+        abort(404)
     body = exposition(session=db.session, settings=current_app.config["TODO_SETTINGS"])
     return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)

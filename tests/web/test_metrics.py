@@ -141,3 +141,10 @@ def test_the_separate_relay_serves_its_publish_counts(
     samples = {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples}
     assert samples["todo_outbox_published_total"] == 1, log.read_text()
     assert samples["todo_outbox_publish_failures_total"] == 0
+
+
+def test_metrics_are_not_served_through_the_public_proxy(client: FlaskClient):
+    assert client.get("/metrics").status_code == 200
+    forwarded = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert forwarded.status_code == 404
+    assert b"todo_" not in forwarded.data
