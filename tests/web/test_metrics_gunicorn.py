@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -67,7 +68,8 @@ def gunicorn(database_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
     port, metrics_dir = free_port(), tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_1.db").write_bytes(b"left over from a previous run")
-    env = {**os.environ, **base_environment(database_url), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    env = {**os.environ, **base_environment(database_url), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+           "LOG_FORMAT": "json"}  # fmt: skip
     argv = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
             f"127.0.0.1:{port}", "--workers", "2", "--threads", "4", "--access-logfile", "-",
             "web:create_app()"]  # fmt: skip
@@ -110,7 +112,7 @@ def test_metrics_add_up_across_gunicorn_workers(gunicorn: Gunicorn):
 
 
 @pytest.mark.slow
-def test_gunicorn_access_log_carries_the_echoed_request_id(gunicorn: Gunicorn):
+def test_gunicorn_logs_json_lines_and_its_access_log_carries_the_request_id(gunicorn: Gunicorn):
     request = urllib.request.Request(f"{gunicorn.url}/healthz", headers={"X-Request-ID": "trace-abc-1"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (loopback)
         assert response.headers["X-Request-ID"] == "trace-abc-1"
@@ -118,6 +120,8 @@ def test_gunicorn_access_log_carries_the_echoed_request_id(gunicorn: Gunicorn):
     while "request_id=trace-abc-1" not in gunicorn.log.read_text():
         assert time.monotonic() < deadline, gunicorn.log.read_text()
         time.sleep(0.1)
-    (line,) = [line for line in gunicorn.log.read_text().splitlines() if "trace-abc-1" in line]
-    assert "gunicorn.access" in line
-    assert '"GET /healthz HTTP/1.1" 200' in line
+    lines = [json.loads(line) for line in gunicorn.log.read_text().splitlines() if line.strip()]
+    assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in lines)
+    (access,) = [line for line in lines if "trace-abc-1" in line["message"]]
+    assert access["logger"] == "gunicorn.access"
+    assert '"GET /healthz HTTP/1.1" 200' in access["message"]
