@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -12,8 +13,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.kafka import free_port
+from shared.events import new_event
 from tests.fixtures.kafka import Topics
-from tests.fixtures.streams import MailSink, Worker, make_worker
+from tests.fixtures.streams import MailSink, Worker, make_worker, wait_for
+from tests.streams.helpers import bare, produce_to
 
 pytestmark = [pytest.mark.slow]
 PROCFILE = Path(__file__).resolve().parents[2] / "Procfile"
@@ -75,3 +79,47 @@ def _is_json_object(line: str) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and {"time", "level", "logger", "message"} <= body.keys()
+
+
+def lag_by_partition(worker: Worker) -> dict[str, float]:
+    """The worker's todo_worker_consumer_lag samples by partition."""
+    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=10) as response:  # noqa: S310
+        families = text_string_to_metric_families(response.read().decode())
+    return {
+        s.labels["partition"]: s.value
+        for f in families
+        for s in f.samples
+        if s.name == "todo_worker_consumer_lag"
+    }
+
+
+def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
+    kafka_bootstrap: str, module_topics: Topics, mail_sink: MailSink, tmp_path: Path
+):
+    # Nothing listens on this port: the audit insert retries (transient) and holds its offsets.
+    stalled = make_worker(
+        database_url=f"postgresql://todo@127.0.0.1:{free_port()}/todo",
+        bootstrap=kafka_bootstrap,
+        topics=module_topics,
+        smtp_port=mail_sink[0].port,
+        directory=tmp_path,
+        app_id=f"test-lag-{uuid.uuid4().hex[:8]}",
+    ).start()
+    try:
+        stalled.wait_ready()
+        wait_for(lambda: len(lag_by_partition(stalled)) == module_topics.partitions, what="a lag series each")
+        before = lag_by_partition(stalled)["2"]
+        events = [
+            new_event(
+                event_type="created", user_id="lagging", task_id=n, title="t", description="", completed=False
+            )
+            for n in range(5)
+        ]
+        produce_to(kafka_bootstrap, module_topics.events, [(2, b"lagging", bare(e), []) for e in events])
+        wait_for(
+            lambda: lag_by_partition(stalled)["2"] == before + 5, timeout=30, what="lag 5 on partition 2"
+        )
+        time.sleep(3)  # past Faust's commit interval: still nothing committed
+        assert lag_by_partition(stalled)["2"] == before + 5
+    finally:
+        stalled.stop()
