@@ -37,28 +37,36 @@ def row_document(
     event_data: Mapping[str, Any],
 ) -> bytes:
     """The canonical bytes of one audit row's content (every column but id and the hashes)."""
-    return canonical_json(
-        {
-            "event_id": str(event_id),
-            "event_type": event_type,
-            "user_id": user_id,
-            "task_id": task_id,
-            "timestamp": format_timestamp(timestamp),
-            "event_data": event_data,
-        }
+    return _around_event_data(
+        canonical_json(event_data),
+        event_id=str(event_id),
+        event_type=event_type,
+        user_id=user_id,
+        task_id=task_id,
+        timestamp=format_timestamp(timestamp),
     )
+
+
+def _around_event_data(event_data_json: bytes, **columns: Any) -> bytes:
+    """canonical_json of the row, given event_data's canonical bytes (so the writer serialises it once).
+
+    "event_data" sorts before every other column name, so the row's canonical JSON is exactly
+    `{"event_data":<its bytes>,` followed by the other columns' canonical JSON without its `{`.
+    """
+    return b'{"event_data":' + event_data_json + b"," + canonical_json(columns)[1:]
+
+
+def event_row(event: TaskEvent) -> tuple[bytes, bytes]:
+    """(event_data as canonical JSON, the row's canonical bytes) for the row the worker stores."""
+    data = event.to_dict()
+    event_data_json = canonical_json(data)
+    columns = {key: data[key] for key in ("event_id", "event_type", "user_id", "task_id", "timestamp")}
+    return event_data_json, _around_event_data(event_data_json, **columns)
 
 
 def event_document(event: TaskEvent) -> bytes:
     """The canonical bytes of the row the worker stores for this event."""
-    return row_document(
-        event_id=event.event_id,
-        event_type=event.event_type,
-        user_id=event.user_id,
-        task_id=event.task_id,
-        timestamp=event.timestamp,
-        event_data=event.to_dict(),
-    )
+    return event_row(event)[1]
 
 
 def link_hash(prev_hash: bytes, document: bytes) -> bytes:

@@ -9,12 +9,14 @@ The chain (shared.audit_chain) is computed here in Python, inside the inserting 
 1. lock the batch's users (transaction advisory locks, in key order so two workers cannot
    deadlock), so whoever else writes a user's chain (the partition's previous owner finishing a
    batch during a rebalance, a replay) waits for this commit or this for theirs;
-2. read, after the lock, each user's head (the hash of its newest row) and which events are stored;
-3. skip stored events and in-batch duplicates (a redelivery must not extend the chain), chain the
-   rest in batch order and insert them in that order, so ids follow each user's chain.
-The INSERT has no ON CONFLICT: with the users locked a conflict can only be another user's row
-carrying the same event_id; it fails the batch (IntegrityError), the agent retries row by row and
-step 3 then skips the duplicate, instead of silently dropping a row the chain already counted.
+2. read, after the lock, each user's head (the hash of its newest row);
+3. chain the batch in order and insert it in that order (so ids follow each user's chain), with
+   ON CONFLICT DO NOTHING inside a savepoint. If every row went in, done. If not, some events were
+   stored already (a redelivery, a replay, a duplicate inside the batch) and the chain counted
+   them: roll back to the savepoint, keep only the events not stored, chain and insert again.
+That second INSERT has no ON CONFLICT: with the users locked a conflict can only be another
+user's row carrying the same event_id; it fails the batch (IntegrityError), the agent retries row
+by row and the duplicate is then skipped, instead of silently dropping a row the chain counted.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.audit_chain import GENESIS, event_document, link_hash
+from shared.audit_chain import GENESIS, event_row, link_hash
 from shared.db import transaction
 from shared.events import TaskEvent
 
@@ -41,12 +43,11 @@ CREATE_STAGE = """
     ) ON COMMIT DELETE ROWS
 """
 COPY_STAGE = f"COPY audit_stage (ord, {COLUMNS}) FROM STDIN"
-# ORDER BY keeps the batch's order in audit_log ids (a user's ids follow its chain). Taking the rows
-# out of the stage (DELETE ... RETURNING) lets one transaction append several batches.
-INSERT_FROM_STAGE = (
-    f"WITH staged AS (DELETE FROM audit_stage RETURNING ord, {COLUMNS}) "  # noqa: S608
-    f"INSERT INTO audit_log ({COLUMNS}) SELECT {COLUMNS} FROM staged ORDER BY ord"
-)
+# Empty already at a transaction's start; emptied again so one transaction may append several batches.
+CLEAR_STAGE = "DELETE FROM audit_stage"
+# ORDER BY keeps the batch's order in audit_log ids (a user's ids follow its chain).
+INSERT_FROM_STAGE = f"INSERT INTO audit_log ({COLUMNS}) SELECT {COLUMNS} FROM audit_stage ORDER BY ord"  # noqa: S608
+INSERT_IF_NEW = INSERT_FROM_STAGE + " ON CONFLICT (event_id) DO NOTHING"
 LOCK_USERS = text(
     "SELECT count(pg_advisory_xact_lock(:space, k)) FROM "
     "(SELECT DISTINCT hashtext(u) AS k FROM unnest(CAST(:users AS text[])) AS u ORDER BY k) AS keys"
@@ -62,8 +63,9 @@ def chain_rows(events: Sequence[TaskEvent], heads: dict[str, bytes]) -> list[tup
     """Staging rows for the events in order, each linked to its user's head; moves the heads on."""
     rows = []
     for position, event in enumerate(events):
+        event_data, document = event_row(event)
         prev = heads.get(event.user_id, GENESIS)
-        heads[event.user_id] = digest = link_hash(prev, event_document(event))
+        heads[event.user_id] = digest = link_hash(prev, document)
         rows.append(
             (
                 position,
@@ -71,7 +73,7 @@ def chain_rows(events: Sequence[TaskEvent], heads: dict[str, bytes]) -> list[tup
                 event.event_type,
                 event.user_id,
                 event.task_id,
-                event.to_json(),
+                event_data.decode("ascii"),
                 event.timestamp,
                 prev,
                 digest,
@@ -100,22 +102,32 @@ def _lock_and_read_heads(conn: Connection, users: list[str]) -> dict[str, bytes]
     return {user: bytes(head) for user, head in conn.execute(HEADS, {"users": users})}
 
 
-def append_chained(conn: Connection, events: Sequence[TaskEvent]) -> int:
-    """Chain and insert the new events' rows in the caller's transaction; returns how many were new."""
-    heads = _lock_and_read_heads(conn, sorted({event.user_id for event in events}))
-    fresh = _new_events(conn, events)
-    if not fresh:
-        return 0
-    rows = chain_rows(fresh, heads)
+def _stage_and_insert(conn: Connection, rows: list[tuple[Any, ...]], insert: str) -> int:
+    """COPY the rows into the stage, then insert them into audit_log in order; returns how many went in."""
     # The psycopg connection under SQLAlchemy's, for COPY (which SQLAlchemy does not wrap).
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:  # type: ignore[union-attr]
         cursor.execute("SET LOCAL client_min_messages = warning")  # no "already exists" notice
         cursor.execute(CREATE_STAGE)
+        cursor.execute(CLEAR_STAGE)
         with cursor.copy(COPY_STAGE) as copy:
             for row in rows:
                 copy.write_row(row)
-    return int(conn.execute(text(INSERT_FROM_STAGE)).rowcount)
+    return int(conn.execute(text(insert)).rowcount)
+
+
+def append_chained(conn: Connection, events: Sequence[TaskEvent]) -> int:
+    """Chain and insert the new events' rows in the caller's transaction; returns how many were new."""
+    heads = _lock_and_read_heads(conn, sorted({event.user_id for event in events}))
+    # Optimistic first: a batch is almost always all new. If any row was already stored (a
+    # redelivery), the chain just computed counted it: undo, keep only the new events, chain again.
+    attempt = conn.begin_nested()
+    if _stage_and_insert(conn, chain_rows(events, dict(heads)), INSERT_IF_NEW) == len(events):
+        attempt.commit()
+        return len(events)
+    attempt.rollback()
+    fresh = _new_events(conn, events)
+    return _stage_and_insert(conn, chain_rows(fresh, heads), INSERT_FROM_STAGE) if fresh else 0
 
 
 def insert_audit_rows(*, sessions: sessionmaker[Session], events: Sequence[TaskEvent]) -> int:

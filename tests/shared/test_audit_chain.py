@@ -6,7 +6,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
-from shared.audit_chain import GENESIS, canonical_json, event_document, link_hash, row_document
+from shared.audit_chain import GENESIS, canonical_json, event_document, event_row, link_hash, row_document
 from shared.events import TaskData, TaskEvent
 
 EVENT = TaskEvent(
@@ -60,3 +60,10 @@ def test_link_hash_is_sha256_of_the_previous_hash_then_the_document() -> None:
     assert first == hashlib.sha256(bytes(32) + document).digest()
     assert link_hash(first, document) != first
     assert len(first) == 32
+
+
+def test_the_row_document_is_the_canonical_json_of_the_whole_row() -> None:
+    data = EVENT.to_dict()
+    whole = canonical_json({**{k: data[k] for k in data if k != "task_data"}, "event_data": data})
+    assert event_document(EVENT) == whole
+    assert event_row(EVENT) == (canonical_json(data), whole)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from devstack.mailsink import SaveToDirectory
 from shared.events import EVENT_TYPES, TaskEvent, new_event
@@ -16,6 +17,7 @@ from tests.fixtures.kafka import Topics
 from tests.fixtures.streams import Worker, make_worker, wait_for
 from tests.streams.conftest import add_user
 from tests.streams.helpers import bare, cloudevent, keyed, produce
+from web.audit.verify import verify_trail
 
 pytestmark = pytest.mark.slow
 
@@ -168,3 +170,39 @@ def test_rocksdb_worker_serves_the_same_counts_after_restart(
     again.wait_ready()
     for user in users:
         assert again.get(f"/counts/{user}/") == (200, expected_counts(user, 6))
+
+
+def test_audit_chains_hold_across_a_rebalance_a_kill_and_a_replay(
+    new_worker, kafka_bootstrap: str, kafka_topics: Topics, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    users = [f"chain-{n}" for n in range(8)]
+    events = events_for(users, 150)
+    first_half = [e for e in events if e.task_id < 75]
+    second_half = [e for e in events if e.task_id >= 75]
+    # One record per producer batch, so the counts table's changelog recovers on Tansu (see above).
+    one_record = {"AUDIT_BATCH_SIZE": "20", "KAFKA_PRODUCER_MAX_BATCH_BYTES": "1"}
+    first = new_worker(**one_record)
+    first.wait_ready()
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in first_half])
+    wait_for(lambda: audit_count(engine) > 100, what="the first worker to be mid-stream")
+    # A second member joins (rebalance) while the first is writing, then the first dies unclean:
+    # its uncommitted batches are redelivered to the second.
+    second = new_worker(**one_record)
+    second.wait_ready()
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in second_half])
+    first.kill()
+    wait_for(lambda: audit_count(engine) == len(events), timeout=90, what="every event audited")
+    # A replay: every event again, then one new event per user, which arrives after its replayed ones.
+    last = [
+        new_event(event_type="updated", user_id=u, task_id=150, title="t", description="", completed=False)
+        for u in users
+    ]
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in [*events, *last]])
+    wait_for(lambda: audit_count(engine) == len(events) + len(users), timeout=90, what="the replay")
+
+    with Session(engine) as session:
+        assert verify_trail(session=session).to_json() == {"intact": True, "rows": len(events) + len(users)}
+        stored = session.execute(select(AuditLog.user_id, AuditLog.event_id).order_by(AuditLog.id)).all()
+    for user in users:
+        produced = [e.event_id for e in [*events, *last] if e.user_id == user]
+        assert [event_id for owner, event_id in stored if owner == user] == produced
