@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -88,7 +95,10 @@ class WorkerCollector(Collector):
                                 value=len(table) if table is not None else 0)  # fmt: skip
 
 
-REGISTRY.register(WorkerCollector())
+# Its own registry, so that only the worker's /metrics reads Faust's consumer and tables (a web app
+# importing this module in the same process never touches an app it does not run).
+SCRAPED = CollectorRegistry(auto_describe=False)
+SCRAPED.register(WorkerCollector())
 
 
 @app.page("/metrics")
@@ -97,4 +107,5 @@ class Metrics(View):
 
     async def get(self, request: Request) -> Response:
         """Serve every metric of this worker process."""
-        return self.bytes(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body = generate_latest(REGISTRY) + generate_latest(SCRAPED)
+        return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
