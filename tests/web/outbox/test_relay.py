@@ -1,10 +1,8 @@
-"""The relay on real parts: PostgreSQL, Tansu, the Flask app, a child process that dies."""
+"""The relay on real parts: PostgreSQL, Tansu, the Flask app (a web process killed: tests/faults/)."""
 
 from __future__ import annotations
 
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -26,20 +24,6 @@ from tests.web.outbox.conftest import (
 from web.outbox.publishers.base import Outgoing
 from web.outbox.relay import Relay, settle
 from web.outbox.store import commit_with_events
-
-KILLED_CHILD = """
-import os, sys
-from shared.settings import load_settings
-from web import create_app
-from web.extensions import db
-from web.tasks.services import create_task
-
-settings = load_settings({"APP_ENV": "test", "DATABASE_URL": sys.argv[1], "RELAY_ENABLED": "false"})
-app = create_app(settings=settings)
-with app.app_context():
-    create_task(session=db.session, user_id=sys.argv[2], title="survives the crash", description="")
-    os._exit(9)  # dies right after the commit, before anything published it (its relay is off)
-"""
 
 
 def _wait_leading(relay: Relay, timeout: float = 10.0) -> None:
@@ -85,28 +69,6 @@ def test_a_commit_wakes_the_relay_at_once(
     assert [r.event["task_data"]["title"] for r in sorted(records, key=lambda r: r.offset)] == [
         f"t{n}" for n in range(20)
     ]
-
-
-def test_a_process_killed_after_commit_leaves_the_event_to_the_relay(
-    kafka_settings: Settings,
-    start_relay: Callable[..., Relay],
-    engine: Engine,
-    auth: AuthActions,
-    database_url: str,
-) -> None:
-    """The child commits a task and dies before publishing; a relay publishes its event."""
-    user = auth.register()
-    child = subprocess.run(
-        [sys.executable, "-c", KILLED_CHILD, database_url, user.user_id], timeout=60, check=False
-    )
-    assert child.returncode == 9
-    assert pending_count(engine) == 1
-    start_relay(kafka_settings)
-    wait_until_published(engine)
-    (record,) = consume(kafka_settings.kafka_bootstrap_servers, kafka_settings.task_events_topic, expect=1)
-    assert record.key == user.user_id
-    assert record.event["task_data"]["title"] == "survives the crash"
-    assert outbox_order(engine)[user.user_id] == [record.event["event_id"]]
 
 
 @pytest.mark.slow
