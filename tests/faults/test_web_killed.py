@@ -19,10 +19,11 @@ import os, sys
 from shared.settings import load_settings
 from web import create_app
 from web.extensions import db
-from web.tasks.services import create_task
 
 settings = load_settings({"APP_ENV": "test", "DATABASE_URL": sys.argv[1], "RELAY_ENABLED": "false"})
 app = create_app(settings=settings)
+from web.tasks.services import create_task  # after create_app, as in the app: web.tasks first is circular
+
 with app.app_context():
     create_task(session=db.session, user_id=sys.argv[2], title="survives the crash", description="")
     os._exit(9)  # dies right after the commit, before anything published it (its relay is off)
