@@ -1,8 +1,9 @@
 """`flask --app web db roles`: the stream worker's database login, allowed to append to audit_log only.
 
-Run by the owner of the tables (DATABASE_URL, the role migrations run as) after `db upgrade`. The
-worker role may SELECT and INSERT audit_log and never UPDATE, DELETE or TRUNCATE it; the
-audit_log_append_only trigger refuses those to every role but the owner even if granted. The
+Run by the owner of the tables (DATABASE_URL, the role migrations run as) after every `db upgrade`.
+The worker role may SELECT and INSERT audit_log and never UPDATE, DELETE or TRUNCATE it (the
+audit_log_append_only trigger refuses those to every role but the owner even if granted); it
+reads and writes the other tables its stores use (mail claims, webhook deliveries, ...). The
 command is idempotent: it creates the role or resets its password, then re-applies the grants.
 """
 
@@ -17,26 +18,17 @@ from sqlalchemy.engine import make_url
 from shared.settings import Settings
 from web.extensions import db
 
-# The worker's tables and what it may do to each; audit_log stays append-only.
-WORKER_GRANTS = {
-    "audit_log": "SELECT, INSERT",
-    "users": "SELECT",
-    "sent_notifications": "SELECT, INSERT, UPDATE, DELETE",
-}
-WORKER_SEQUENCES = ("audit_log_id_seq",)
+# Tables the worker must not write at all: the migration bookkeeping.
+WORKER_READ_NOTHING = ("alembic_version",)
+
+
+FORMAT = text("SELECT format(:t, VARIADIC CAST(:v AS text[]))")
 
 
 def _run(conn: Connection, template: str, *values: str) -> None:
     """Execute DDL whose identifiers (%I) and literals (%L) PostgreSQL's format() quotes."""
-    conn.execute(
-        text(
-            str(
-                conn.scalar(
-                    text("SELECT format(:t, VARIADIC CAST(:v AS text[]))"), {"t": template, "v": list(values)}
-                )
-            )
-        )
-    )
+    statement = conn.scalar(FORMAT, {"t": template, "v": list(values)})
+    conn.execute(text(str(statement)))
 
 
 def ensure_worker_role(*, conn: Connection, role: str, password: str) -> None:
@@ -52,11 +44,13 @@ def ensure_worker_role(*, conn: Connection, role: str, password: str) -> None:
     database, schema = conn.execute(text("SELECT current_database(), current_schema()")).one()
     _run(conn, "GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I", database, role)
     _run(conn, "GRANT USAGE ON SCHEMA %I TO %I", schema, role)
-    for table, privileges in WORKER_GRANTS.items():
+    # Every table the worker's stores use, including the ones later migrations add (this runs after
+    # each upgrade): a missing grant would dead-letter events as refused by the database.
+    _run(conn, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I", schema, role)
+    _run(conn, "GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO %I", schema, role)
+    _run(conn, "REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLE audit_log FROM %I", role)
+    for table in WORKER_READ_NOTHING:
         _run(conn, "REVOKE ALL ON TABLE %I FROM %I", table, role)
-        _run(conn, f"GRANT {privileges} ON TABLE %I TO %I", table, role)
-    for sequence in WORKER_SEQUENCES:
-        _run(conn, "GRANT USAGE ON SEQUENCE %I TO %I", sequence, role)
 
 
 def worker_login(settings: Settings) -> tuple[str, str]:

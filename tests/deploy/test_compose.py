@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 APP_SERVICES = ("migrations", "web", "worker")
-REQUIRED_SECRETS = {"SECRET_KEY", "JWT_SECRET_KEY", "POSTGRES_PASSWORD"}
+REQUIRED_SECRETS = {"SECRET_KEY", "JWT_SECRET_KEY", "POSTGRES_PASSWORD", "WORKER_DB_PASSWORD"}
 ROLE_SETTINGS = {"worker": WORKER_SETTINGS, "web": WEB_SETTINGS}
 VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:\?|:-)(?P<arg>[^}]*))?\}")
 
@@ -46,7 +46,12 @@ def all_environments(env: dict[str, str]) -> list[dict[str, str]]:
     return [service_env(service, env) for service in SERVICES]
 
 
-SECRETS = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40, "POSTGRES_PASSWORD": "pw"}
+SECRETS = {
+    "SECRET_KEY": "s" * 40,
+    "JWT_SECRET_KEY": "j" * 40,
+    "POSTGRES_PASSWORD": "pw",
+    "WORKER_DB_PASSWORD": "wpw",
+}
 
 
 def test_the_required_services_are_there():
@@ -102,7 +107,9 @@ def test_app_environment_covers_the_settings(service):
     assert set(env) <= known, f"unknown settings: {set(env) - known}"
     settings = load_settings(env)
     assert settings.is_production
-    assert settings.database_url.startswith("postgresql://todo:pw@postgres:5432/")
+    # The worker logs in as its own role (audit_log: SELECT and INSERT only); the rest as the owner.
+    login = "todo_worker:wpw" if service == "worker" else "todo:pw"
+    assert settings.database_url.startswith(f"postgresql://{login}@postgres:5432/")
     assert settings.kafka_bootstrap_servers == "kafka:9092"
     assert settings.smtp_host == "mailpit"
     assert settings.task_events_topic == Settings().task_events_topic
@@ -183,3 +190,15 @@ def test_each_role_gets_only_the_secrets_it_uses():
     assert not signing & set(worker)
     assert load_settings(worker).is_production
     assert all("PASSWORD" not in key and "SECRET" not in key for key in service_env("web-dapr", SECRETS))
+
+
+def test_the_workers_role_is_made_after_the_migrations_and_the_worker_never_sees_the_owners_password():
+    role = SERVICES["worker-role"]
+    assert role["command"] == ["flask", "--app", "web", "db", "roles"]
+    assert role["depends_on"]["migrations"]["condition"] == "service_completed_successfully"
+    assert SERVICES["worker"]["depends_on"]["worker-role"]["condition"] == "service_completed_successfully"
+    creator = load_settings(service_env("worker-role", SECRETS))
+    worker = load_settings(service_env("worker", SECRETS))
+    assert creator.database_url.startswith("postgresql://todo:pw@")
+    assert creator.worker_database_url == worker.database_url
+    assert all(value != "pw" and ":pw@" not in value for value in service_env("worker", SECRETS).values())

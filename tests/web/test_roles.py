@@ -101,6 +101,21 @@ def test_the_worker_role_may_not_change_or_remove_rows(worker_engine: Engine, ch
         assert conn.scalar(select(func.count()).select_from(AuditLog)) == 1
 
 
+def test_the_worker_role_writes_its_other_tables_but_not_the_migration_bookkeeping(
+    worker_engine: Engine,
+) -> None:
+    with worker_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sent_notifications (event_id, user_id, task_id, recipient) "
+                "VALUES (gen_random_uuid(), 'w', 1, 'w@example.com')"
+            )
+        )
+        assert conn.execute(text("DELETE FROM sent_notifications")).rowcount == 1
+    with pytest.raises(DBAPIError, match="permission denied"), worker_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
+
 @pytest.fixture
 def editor(engine: Engine) -> Iterator[str]:
     """A role granted every privilege on audit_log, but not its owner."""
