@@ -6,34 +6,18 @@ slow or wrong, the same series is counted in audit_log, like the counts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from shared.activity import RANGES, Range, bucket_starts, format_start
 from shared.db import SessionLike
 from shared.events import EVENT_TYPES
 from shared.settings import Settings
 from web.audit import services
 from web.audit.counts import worker_client
-
-
-@dataclass(frozen=True)
-class Range:
-    """A span of activity and the width of its buckets."""
-
-    name: str
-    bucket: str
-    step: timedelta
-    buckets: int
-
-
-RANGES = {
-    "24h": Range("24h", "hour", timedelta(hours=1), 24),
-    "30d": Range("30d", "day", timedelta(days=1), 30),
-}
 
 
 def parse_range(raw: str | None) -> tuple[Range | None, dict[str, str]]:
@@ -44,19 +28,11 @@ def parse_range(raw: str | None) -> tuple[Range | None, dict[str, str]]:
     return chosen, {}
 
 
-def bucket_starts(span: Range, now: datetime) -> list[datetime]:
-    """The span's bucket starts, oldest first, the last one holding `now`."""
-    current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if span.bucket == "day":
-        current = current.replace(hour=0)
-    return [current - span.step * back for back in range(span.buckets - 1, -1, -1)]
-
-
 def _series(starts: list[datetime], counts: dict[tuple[datetime, str], int]) -> list[dict[str, Any]]:
     """One point per bucket, zeros filled in, with a total."""
     points = []
     for start in starts:
-        point: dict[str, Any] = {"start": start.isoformat().replace("+00:00", "Z")}
+        point: dict[str, Any] = {"start": format_start(start)}
         point.update({kind: counts.get((start, kind), 0) for kind in EVENT_TYPES})
         point["total"] = sum(point[kind] for kind in EVENT_TYPES)
         points.append(point)
