@@ -39,6 +39,9 @@ class CountUpdate(faust.Record, serializer="json"):
     event_type: str
     source_partition: int
     source_offset: int
+    # When the event happened (seconds since the epoch), for the hourly activity (streams/activity.py);
+    # None only in an update forwarded by a worker from before that table.
+    timestamp: float | None = None
 
 
 counts_by_user = app.topic(
@@ -70,6 +73,7 @@ def count_update(event: EventT, *, max_bytes: int) -> CountUpdate | None:
         event_type=decoded.event_type,
         source_partition=event.message.partition,
         source_offset=event.message.offset,
+        timestamp=decoded.timestamp.timestamp(),
     )
 
 

@@ -39,6 +39,14 @@ def expected_counts(user_id: str, per_user: int) -> dict[str, object]:
     return {"user_id": user_id, **counts, "total": per_user}
 
 
+def activity_totals(worker: Worker, user_id: str) -> dict[str, object] | None:
+    """The user's last 24 hours of activity summed per type, in the counts' shape (None if no answer)."""
+    status, body = worker.get(f"/activity/{user_id}/?range=24h")
+    if status != 200:
+        return None
+    return {"user_id": user_id, **{k: sum(p[k] for p in body["series"]) for k in (*EVENT_TYPES, "total")}}
+
+
 def sent_count(engine: Engine) -> int:
     """Rows in sent_notifications."""
     with engine.connect() as conn:
@@ -108,6 +116,7 @@ def test_two_workers_split_partitions_and_both_answer_for_every_user(
             wait_for(
                 lambda w=worker, u=user: w.get(f"/counts/{u}/") == (200, expected_counts(u, 5)), timeout=10
             )
+            wait_for(lambda w=worker, u=user: activity_totals(w, u) == expected_counts(u, 5), timeout=10)
 
 
 def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
@@ -136,6 +145,8 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     with engine.connect() as conn:
         assert conn.scalar(select(func.count(func.distinct(AuditLog.event_id)))) == len(events)
     wait_for(lambda: second.get(f"/counts/{user}/") == (200, expected_counts(user, len(events))), timeout=30)
+    # The replayed updates land in hours that already counted them: skipped by offset, not added again.
+    wait_for(lambda: activity_totals(second, user) == expected_counts(user, len(events)), timeout=30)
     completions = sum(1 for e in events if e.event_type == "completed")
     wait_for(lambda: sent_count(engine) == completions, timeout=60, what="every completion claimed")
 
@@ -170,6 +181,7 @@ def test_rocksdb_worker_serves_the_same_counts_after_restart(
     again.wait_ready()
     for user in users:
         assert again.get(f"/counts/{user}/") == (200, expected_counts(user, 6))
+        assert activity_totals(again, user) == expected_counts(user, 6)
 
 
 def test_audit_chains_hold_across_a_rebalance_a_kill_and_a_replay(

@@ -1,0 +1,106 @@
+"""Each user's events per type by hour: a windowed table served at GET /activity/{user_id}/?range=24h|30d.
+
+Fed from the counts topic (streams/counts.py), never from task-events: that topic is keyed and so
+partitioned by user_id the way table_route hashes, so this table is co-partitioned with it exactly like
+user_to_counts, and any worker finds the one holding a user's hours.
+
+Each update lands in the hour of the event's own timestamp, not the hour the worker saw it, so a replay
+or a late event fills the hour it happened in and the series agrees with audit_log. Every hourly window
+keeps the counts shape with its own redelivery marks (counts.apply_update): a user's events come from
+one source partition in order, so an offset at or below the last one counted in that hour was counted
+there already, and a repeated event_id is a second publication of an event counted before.
+
+Windows expire 30 days after they close; the changelog topic deletes as well as compacts them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from faust import StreamT
+from faust.tables.wrappers import WindowWrapper
+from faust.types import EventT
+from faust.types.tables import WindowWrapperT
+from faust.web import Request, Response, View
+
+from shared.activity import RANGES, Range, bucket_starts, format_start
+from shared.events import EVENT_TYPES
+from streams.app import app, settings
+from streams.counts import CountUpdate, apply_update, counts_by_user
+
+HOUR = 3600.0
+
+# WindowWrapper, not WindowWrapperT: relative_to(timestamp) is on the class but not the interface.
+user_to_hourly_activity = cast(
+    WindowWrapper,
+    app.Table(
+        "user_to_hourly_activity",
+        key_type=str,
+        # No value_type, like user_to_counts: values are plain JSON dicts. A missing hour reads as {}.
+        default=dict,
+        partitions=settings.task_events_partitions,
+    ).tumbling(HOUR, expires=timedelta(days=30)),
+)
+
+
+def hour_of(timestamp: float) -> WindowWrapperT:
+    """The table as seen from the hour holding `timestamp` (seconds since the epoch)."""
+    return user_to_hourly_activity.relative_to(float(timestamp))
+
+
+def record_activity(update: CountUpdate, *, fallback_timestamp: float) -> bool:
+    """Count an update in the hour its event happened; False when that hour had it already."""
+    hour = hour_of(update.timestamp if update.timestamp is not None else fallback_timestamp)
+    counted = apply_update(hour[update.user_id].value() or None, update)
+    if counted is not None:
+        hour[update.user_id] = counted
+    return counted is not None
+
+
+def bucket_counts(user_id: str, start: datetime, hours: int) -> dict[str, int]:
+    """The user's events per type in the `hours` hourly windows from `start`, with a total."""
+    totals = dict.fromkeys(EVENT_TYPES, 0)
+    for hour in range(hours):
+        window: dict[str, Any] = hour_of(start.timestamp() + hour * HOUR)[user_id].value()
+        for kind in EVENT_TYPES:
+            totals[kind] += int(window.get(kind, 0))
+    return {**totals, "total": sum(totals.values())}
+
+
+def activity_body(user_id: str, span: Range, now: datetime) -> dict[str, Any]:
+    """The public JSON for a user's activity: every bucket of the span, oldest first, zeros included."""
+    hours = int(span.step.total_seconds() // HOUR)
+    series = [
+        {"start": format_start(start), **bucket_counts(user_id, start, hours)}
+        for start in bucket_starts(span, now)
+    ]
+    return {"user_id": user_id, "range": span.name, "bucket": span.bucket, "series": series}
+
+
+@app.agent(counts_by_user)
+async def count_activity(stream: StreamT) -> None:
+    """Add each update to its user's hour, skipping redeliveries."""
+    async for event in stream.events():
+        record_activity(event.value, fallback_timestamp=sent_at(event))
+
+
+def sent_at(event: EventT) -> float:
+    """When the update was forwarded: the hour for an update from a worker that sent no timestamp."""
+    return float(event.message.timestamp)
+
+
+@app.page("/activity/{user_id}/")
+class UserActivity(View):
+    """A user's activity over time, answered by whichever worker holds that user's partition."""
+
+    # Faust types a view method as (self, request); table_route passes the matched user_id too.
+    @app.table_route(table=user_to_hourly_activity, match_info="user_id")  # type: ignore[arg-type]
+    async def get(self, request: Request, user_id: str) -> Response:
+        """Return the series as JSON, or 422 naming `range` when it is not 24h or 30d."""
+        span = RANGES.get(request.query.get("range") or "24h")
+        if span is None:
+            fields = {"range": f"must be one of {', '.join(RANGES)}"}
+            error = {"code": "validation_failed", "message": "invalid fields: range", "fields": fields}
+            return self.json({"error": error}, status=422)
+        return self.json(activity_body(user_id, span, datetime.now(UTC)))

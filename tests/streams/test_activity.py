@@ -1,0 +1,84 @@
+"""The hourly activity table: the agent run with test_context(), the series it serves, bad ranges."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from shared.activity import RANGES
+from streams.activity import activity_body, count_activity
+from streams.counts import CountUpdate
+
+NOW = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
+
+
+def update(
+    event_type: str, offset: int, at: datetime, event_id: str | None = None, user_id: str = "a"
+) -> CountUpdate:
+    """An update for user a (or user_id), for an event that happened `at`."""
+    return CountUpdate(
+        user_id=user_id,
+        event_id=event_id or f"e{offset}",
+        event_type=event_type,
+        source_partition=0,
+        source_offset=offset,
+        timestamp=at.timestamp(),
+    )
+
+
+def feed(*updates: CountUpdate) -> None:
+    """Run the activity agent over these updates, in order."""
+
+    async def run() -> None:
+        async with count_activity.test_context() as agent:
+            for each in updates:
+                await agent.put(each, key=each.user_id)
+
+    asyncio.run(run())
+
+
+def test_events_land_in_the_hour_and_day_they_happened() -> None:
+    feed(
+        update("created", 1, NOW - timedelta(days=40)),
+        update("created", 2, NOW - timedelta(days=2, hours=5)),
+        update("created", 3, NOW - timedelta(hours=3)),
+        update("updated", 4, NOW - timedelta(hours=3, minutes=20)),
+        update("completed", 5, NOW - timedelta(minutes=10)),
+        update("deleted", 6, NOW),
+    )
+    hours = activity_body("a", RANGES["24h"], NOW)
+    assert (hours["range"], hours["bucket"], len(hours["series"])) == ("24h", "hour", 24)
+    by_start = {point["start"]: point for point in hours["series"]}
+    assert hours["series"][-1]["start"] == "2026-12-01T13:00:00Z"
+    assert by_start["2026-12-01T13:00:00Z"] == {
+        "start": "2026-12-01T13:00:00Z", "created": 0, "updated": 0, "completed": 1, "deleted": 1, "total": 2,
+    }  # fmt: skip
+    three_hours_ago = by_start["2026-12-01T10:00:00Z"]
+    assert (three_hours_ago["created"], three_hours_ago["updated"]) == (1, 1)
+    assert sum(point["total"] for point in hours["series"]) == 4
+
+    days = activity_body("a", RANGES["30d"], NOW)
+    assert (len(days["series"]), days["series"][0]["start"], days["series"][-1]["start"]) == (
+        30, "2026-11-02T00:00:00Z", "2026-12-01T00:00:00Z",
+    )  # fmt: skip
+    totals = {point["start"]: point["total"] for point in days["series"] if point["total"]}
+    assert totals == {"2026-11-29T00:00:00Z": 1, "2026-12-01T00:00:00Z": 4}, "40 days ago is outside"
+
+
+def test_a_redelivered_or_republished_event_counts_once() -> None:
+    at = NOW - timedelta(hours=1)
+    feed(
+        update("created", 10, at, user_id="b"),
+        update("created", 10, at, user_id="b"),
+        update("created", 11, at, event_id="e10", user_id="b"),
+        update("updated", 12, at, user_id="b"),
+    )
+    series = activity_body("b", RANGES["24h"], NOW)["series"]
+    point = next(p for p in series if p["start"] == "2026-12-01T12:00:00Z")
+    assert (point["created"], point["updated"], point["total"]) == (1, 1, 2)
+
+
+def test_an_unknown_user_has_every_bucket_at_zero() -> None:
+    series = activity_body("nobody", RANGES["30d"], NOW)["series"]
+    assert len(series) == 30
+    assert all(point["total"] == 0 for point in series)
