@@ -39,4 +39,4 @@ def test_the_scan_sees_imports_inside_functions(tmp_path):
 def test_shared_holds_only_the_contract():
     modules = {path.stem for path in SHARED.glob("*.py")} - {"__init__"}
     assert not [path for path in SHARED.iterdir() if path.is_dir() and path.name != "__pycache__"]
-    assert modules <= {"settings", "events", "models", "db", "kafka", "counts"}
+    assert modules <= {"settings", "events", "models", "db", "kafka", "counts", "activity"}
