@@ -45,8 +45,13 @@ class Backoff:
 
 
 def is_broker_unreachable(exc: BaseException) -> bool:
-    """Whether a Kafka client error means the broker is away (retry) rather than refusing the record."""
-    return isinstance(exc, (*BROKER_UNREACHABLE, OSError))
+    """Whether a Kafka client error means the broker is away (retry) rather than refusing the record.
+
+    aiokafka's own `retriable` errors count as away too: a topic missing from the metadata
+    (UnknownTopicOrPartitionError) is also what a send gets while the broker is unreachable.
+    """
+    retriable = isinstance(exc, kafka_errors.KafkaError) and bool(getattr(exc, "retriable", False))
+    return retriable or isinstance(exc, (*BROKER_UNREACHABLE, OSError))
 
 
 def backoff(settings: Settings) -> Backoff:

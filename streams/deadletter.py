@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 
+from aiokafka.errors import UnknownTopicOrPartitionError
 from faust.types import EventT
 
 from streams.metrics import DEAD_LETTERS
@@ -91,11 +92,19 @@ def truncated_copy(
     )
 
 
+class DeadLetterTopicMissing(Exception):
+    """The DLQ topic is not in the broker's metadata: refused for good, not a broker that is away."""
+
+
 async def _send(key: bytes | None, value: bytes | None, headers: Headers) -> None:
     """Publish one record to the DLQ and wait until the broker has it."""
-    # force=True sends now instead of attaching to the current offset: the caller acks right after.
-    pending = await task_events_dlq.send(key=key, value=value, headers=headers, force=True)
-    await pending
+    try:
+        # force=True sends now instead of attaching to the current offset: the caller acks right after.
+        pending = await task_events_dlq.send(key=key, value=value, headers=headers, force=True)
+        await pending
+    except UnknownTopicOrPartitionError as exc:
+        # aiokafka calls this retriable, but waiting for a topic nobody creates would stall the stream.
+        raise DeadLetterTopicMissing(f"{task_events_dlq.get_topic_name()}: {exc}") from exc
 
 
 async def dead_letter(event: EventT, *, reason: str, message: str, max_backoff: float) -> None:

@@ -27,6 +27,7 @@ from streams.retry import describe, is_transient, retry_transient
         kafka_errors.KafkaConnectionError(),
         kafka_errors.KafkaTimeoutError(),
         kafka_errors.RequestTimedOutError(),
+        kafka_errors.UnknownTopicOrPartitionError(),
         smtplib.SMTPServerDisconnected(),
         smtplib.SMTPDataError(451, b"try later"),
     ],

@@ -27,7 +27,7 @@ from shared.retry import backoff
 from shared.settings import Settings
 from web.metrics import record_publish_round
 from web.outbox import repository
-from web.outbox.publishers.base import Outgoing, Publisher
+from web.outbox.publishers.base import Outgoing, Publisher, Refused
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 60.0
@@ -62,6 +62,8 @@ class Relay:
         self._stop = threading.Event()
         self._conn: Connection | None = None
         self._failures = 0
+        # Consecutive refusals per outbox row (kept in memory: a new leader counts afresh, still bounded).
+        self._refusals: dict[int, int] = {}
         self._pruned_at = 0.0
         self._thread: threading.Thread | None = None
 
@@ -145,9 +147,7 @@ class Relay:
                 return False
             acked, failed = settle(batch, self._publish(batch))
             repository.mark_published(conn=self._conn, row_ids=acked)
-            repository.record_failures(
-                conn=self._conn, failures=failed, max_attempts=self.settings.relay_max_attempts
-            )
+            repository.record_failures(conn=self._conn, failures=failed, park=self._to_park(failed))
             self._conn.commit()
             record_publish_round(published=len(acked), failed=len(failed))
             self._log_failures(batch, failed)
@@ -166,6 +166,15 @@ class Relay:
                 event_id = str(item.event.get("event_id", ""))
                 log.warning("%s: event %s not published: %s", self.name, event_id, failed[item.row_id],
                             extra={"event_id": event_id})  # fmt: skip
+
+    def _to_park(self, failed: dict[int, str]) -> set[int]:
+        """Rows refused RELAY_MAX_ATTEMPTS times in a row; an unreachable broker never counts."""
+        for row_id, error in failed.items():
+            self._refusals[row_id] = self._refusals.get(row_id, 0) + 1 if isinstance(error, Refused) else 0
+        limit = self.settings.relay_max_attempts
+        park = {row_id for row_id, count in self._refusals.items() if count >= limit}
+        self._refusals = {row: count for row, count in self._refusals.items() if count and row not in park}
+        return park
 
     def _publish(self, batch: Sequence[Outgoing]) -> Sequence[str | None]:
         """The publisher's results; an unexpected error fails the whole batch instead of the relay."""

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, bindparam, case, delete, func, select, text, 
 
 from shared.db import SessionLike
 from shared.models import OutboxEvent
-from web.outbox.publishers.base import Outgoing, Refused
+from web.outbox.publishers.base import Outgoing
 
 # Session advisory lock held by the one active relay ("todorela" as a 64-bit key).
 RELAY_LOCK_KEY = 0x746F646F72656C61
@@ -60,22 +60,20 @@ def mark_published(*, conn: Connection, row_ids: list[int]) -> None:
         )
 
 
-def record_failures(*, conn: Connection, failures: dict[int, str], max_attempts: int) -> None:
-    """Count a failed attempt and keep its reason; park a refused event on its max_attempts-th try."""
+def record_failures(*, conn: Connection, failures: dict[int, str], park: set[int]) -> None:
+    """Count a failed attempt and keep its reason; park the rows in `park` (refused too often)."""
     if failures:
-        attempts = OutboxEvent.attempts + 1
-        park = bindparam("refused") & (attempts >= max_attempts)
         stmt = (
             update(OutboxEvent)
             .where(OutboxEvent.id == bindparam("row_id"))
             .values(
-                attempts=attempts,
+                attempts=OutboxEvent.attempts + 1,
                 last_error=bindparam("error"),
-                parked_at=case((park, func.now()), else_=None),
+                parked_at=case((bindparam("park"), func.now()), else_=None),
             )
         )
         rows = [
-            {"row_id": row_id, "error": error[:2000], "refused": isinstance(error, Refused)}
+            {"row_id": row_id, "error": error[:2000], "park": row_id in park}
             for row_id, error in failures.items()
         ]
         conn.execute(stmt, rows)

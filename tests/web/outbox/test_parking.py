@@ -14,6 +14,7 @@ from shared.events import TaskEvent, new_event
 from shared.settings import Settings
 from tests.fixtures.streams import wait_for
 from tests.web.outbox.conftest import consume
+from web.outbox.publishers.base import Refused
 from web.outbox.relay import Relay
 from web.outbox.store import commit_with_events
 
@@ -93,3 +94,13 @@ def test_outbox_commands_explain_themselves_and_refuse_bad_usage(runner: FlaskCl
     assert (empty.exit_code, empty.output) == (0, "0 parked event(s)\n")
     nothing = runner.invoke(args=["outbox", "retry", "--all"])
     assert (nothing.exit_code, nothing.output) == (0, "requeued 0 event(s)\n")
+
+
+def test_only_consecutive_refusals_count_towards_parking(settings: Settings) -> None:
+    """An unreachable broker in between starts the count again; a long outage parks nothing."""
+    relay = Relay(engine=None, publisher=None, settings=dataclasses.replace(settings, relay_max_attempts=3))  # type: ignore[arg-type]
+    down = "broker unavailable: KafkaConnectionError"
+    rounds = [{1: Refused("too large"), 2: down}, {1: Refused("too large"), 2: down}, {1: down, 2: down}]
+    assert [relay._to_park(failed) for failed in rounds] == [set(), set(), set()]
+    refused = {1: Refused("too large"), 2: down}
+    assert [relay._to_park(refused) for _ in range(3)] == [set(), set(), {1}]
