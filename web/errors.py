@@ -106,6 +106,12 @@ def _register_jwt_handlers() -> None:
     def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _token_problem("token_expired", "the token has expired")
 
+    @jwt.revoked_token_loader
+    def _revoked(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _token_problem(
+            "token_revoked", "the token was revoked (signed out, or a refresh token reused)"
+        )
+
     @jwt.user_lookup_error_loader
     def _gone(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
         return _token_problem("invalid_token", "the token's account no longer exists")

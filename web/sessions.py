@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, g, request
 from flask_jwt_extended import (
     create_access_token,
-    create_refresh_token,
+    get_jwt,
     get_jwt_identity,
     set_access_cookies,
     set_refresh_cookies,
@@ -30,9 +30,12 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def login_cookies(response: ResponseT, user_id: str) -> ResponseT:
     """Put a fresh access and refresh token pair on the response as HttpOnly cookies."""
     # flask-jwt-extended annotates Flask's Response, but only uses what redirects have too.
+    from web.auth.tokens import issue_pair  # web.auth imports this module
+
     cookie_target = cast(Response, response)
-    set_access_cookies(cookie_target, create_access_token(identity=user_id))
-    set_refresh_cookies(cookie_target, create_refresh_token(identity=user_id))
+    pair = issue_pair(user_id=user_id)
+    set_access_cookies(cookie_target, pair["access_token"])
+    set_refresh_cookies(cookie_target, pair["refresh_token"])
     return response
 
 
@@ -61,7 +64,10 @@ def _cookie_identity() -> str:
         verify_jwt_in_request(locations=["cookies"])
     except (ExpiredSignatureError, NoAuthorizationError):
         verify_jwt_in_request(locations=["cookies"], refresh=True)
-        g.renew_access_cookie = True
+        # The new access cookie joins the refresh cookie's family, so sign-out still revokes it.
+        # The refresh cookie is not rotated here: a page fires several requests at once (htmx), and
+        # all but one would look like reuse; it is HttpOnly, so page scripts cannot copy it.
+        g.renew_access_cookie = get_jwt().get("fam") or True
     return str(get_jwt_identity())
 
 
@@ -73,8 +79,10 @@ def _protect_forms() -> None:
 
 def _renew_access_cookie(response: Response) -> Response:
     """Issue a new access cookie when this request was let in by the refresh cookie."""
-    if g.get("renew_access_cookie") and g.get("user_id"):
-        set_access_cookies(response, create_access_token(identity=g.user_id))
+    family = g.get("renew_access_cookie")
+    if family and g.get("user_id"):
+        claims = {"fam": family} if isinstance(family, str) else {}
+        set_access_cookies(response, create_access_token(identity=g.user_id, additional_claims=claims))
     return response
 
 
@@ -85,8 +93,16 @@ def _account_of(_header: dict[str, Any], payload: dict[str, Any]) -> User | None
     return get_user(session=db.session, user_id=str(payload["sub"]))
 
 
+def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Whether the token (or its session) was signed out or its refresh token reused."""
+    from web.auth.tokens import is_revoked  # web.auth imports this module
+
+    return is_revoked(session=db.session, payload=payload)
+
+
 def init_app(app: Flask) -> None:
-    """Install the CSRF check, the cookie renewal and the token-to-account lookup on the app."""
+    """Install the CSRF check, the cookie renewal, the denylist and the token-to-account lookup."""
     app.before_request(_protect_forms)
     app.after_request(_renew_access_cookie)
     jwt.user_lookup_loader(_account_of)
+    jwt.token_in_blocklist_loader(_revoked)

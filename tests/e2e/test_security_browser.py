@@ -29,3 +29,17 @@ def test_pages_work_under_the_policy_with_no_violation(browser: Browser, live_ur
     page.get_by_role("link", name="Settings").click()
     assert violations == [], f"the policy refused something the pages need: {violations}"
     assert page.evaluate("getComputedStyle(document.body).fontFamily") != "", "styles did not load"
+
+
+def test_sign_out_revokes_the_session_even_if_its_cookies_come_back(browser: Browser, live_url: str) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_up_and_back_in(page, live_url)
+    kept = context.cookies()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_title("Sign in · Todo")
+    context.add_cookies(kept)  # as if the cookies had been copied before sign-out
+    page.goto(f"{live_url}/")
+    expect(page).to_have_title("Sign in · Todo")
+    context.close()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_jwt_extended import unset_jwt_cookies
+from flask_jwt_extended import decode_token, unset_jwt_cookies
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt import PyJWTError
 
 from web.auth import bp
 from web.auth.schemas import MIN_PASSWORD, parse_credentials
 from web.auth.services import EmailTaken, authenticate, get_user, register_user, set_email_notifications
+from web.auth.tokens import revoke_session
 from web.extensions import db
 from web.sessions import login_cookies, page_login_required
 from web.templating import local_path
@@ -59,9 +62,23 @@ def login_page() -> ResponseReturnValue:
     return _signed_in_redirect(user.id, request.form.get("next"))
 
 
+def _revoke_cookies() -> None:
+    """Revoke the sessions the browser's cookies belong to (even expired ones, whose family may live on)."""
+    for name in (current_app.config["JWT_ACCESS_COOKIE_NAME"], current_app.config["JWT_REFRESH_COOKIE_NAME"]):
+        raw = request.cookies.get(name)
+        if not raw:
+            continue
+        try:
+            payload = decode_token(raw, allow_expired=True)
+        except (PyJWTError, JWTExtendedException):  # a forged or mangled cookie has no session to revoke
+            continue
+        revoke_session(session=db.session, payload=payload)
+
+
 @bp.post("/logout")
 def logout() -> Response:
-    """Forget the session cookies and go back to the sign-in page."""
+    """Revoke the session, forget its cookies and go back to the sign-in page."""
+    _revoke_cookies()
     response = make_response(redirect(url_for("auth.login_page"), code=303))
     unset_jwt_cookies(response)
     flash("Signed out.", "success")

@@ -1,13 +1,14 @@
-"""The account API: register, login, refresh."""
+"""The account API: register, login, refresh (rotating), logout (revoking)."""
 
 from __future__ import annotations
 
 from flask import Response, jsonify
-from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt_identity, jwt_required
+from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
 
 from web.auth import bp
 from web.auth.schemas import parse_credentials
 from web.auth.services import EmailTaken, authenticate, register_user
+from web.auth.tokens import FAMILY_CLAIM, issue_pair, revoke_session, rotate
 from web.errors import ApiError, ValidationFailed
 from web.extensions import db
 from web.requests import json_body
@@ -37,21 +38,24 @@ def login() -> Response:
     user = authenticate(session=db.session, email=credentials.email, password=credentials.password)
     if user is None:
         raise ApiError(401, "invalid_credentials", "wrong email or password")
-    return jsonify(
-        {
-            "access_token": create_access_token(identity=user.id),
-            "refresh_token": create_refresh_token(identity=user.id),
-            "token_type": "Bearer",
-            "user_id": user.id,
-        }
-    )
+    return jsonify({**issue_pair(user_id=user.id), "token_type": "Bearer", "user_id": user.id})
 
 
 @bp.post("/api/auth/refresh")
 @jwt_required(refresh=True, locations=["headers"])
 def refresh() -> Response:
-    """Trade a refresh token for a new access token."""
-    user_id = get_jwt_identity()
-    return jsonify(
-        {"access_token": create_access_token(identity=user_id), "token_type": "Bearer", "user_id": user_id}
-    )
+    """Trade a refresh token, once, for a new pair; a second use revokes the whole session."""
+    claims = get_jwt()
+    if not rotate(session=db.session, payload=claims):
+        raise ApiError(401, "token_revoked", "this refresh token was already used; the session is revoked")
+    user_id = str(get_jwt_identity())
+    pair = issue_pair(user_id=user_id, family=claims.get(FAMILY_CLAIM))
+    return jsonify({**pair, "token_type": "Bearer", "user_id": user_id})
+
+
+@bp.post("/api/auth/logout")
+@jwt_required(locations=["headers"], verify_type=False)
+def logout_api() -> tuple[str, int]:
+    """Revoke the presented token (access or refresh) and the rest of its session: 204."""
+    revoke_session(session=db.session, payload=get_jwt())
+    return "", 204

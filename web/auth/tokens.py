@@ -1,0 +1,100 @@
+"""Token pairs, rotation and revocation: a denylist in PostgreSQL checked on every request.
+
+Every login starts a session *family*: its access and refresh tokens carry the same `fam` claim, and
+so does every pair the refresh token is rotated into. Logging out revokes the family (the presented
+token, its pair, and anything rotated from them). A refresh token is single use: using it records its
+jti as "rotated"; presenting it again means it was copied, so the whole family is revoked.
+Rows are kept only until the token they name would have expired anyway, then pruned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+
+from shared.db import SessionLike
+from web.auth.models import RevokedToken
+
+FAMILY_CLAIM = "fam"
+ROTATED, LOGOUT, REUSED = "rotated", "logout", "reused"
+
+
+def issue_pair(*, user_id: str, family: str | None = None) -> dict[str, str]:
+    """A fresh access and refresh token for a session family (a new family when none is given)."""
+    claims = {FAMILY_CLAIM: family or str(uuid.uuid4())}
+    return {
+        "access_token": create_access_token(identity=user_id, additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=user_id, additional_claims=claims),
+    }
+
+
+def _family_key(payload: dict[str, Any]) -> str | None:
+    """The denylist key of the token's family, if it has one."""
+    family = payload.get(FAMILY_CLAIM)
+    return f"family:{family}" if isinstance(family, str) else None
+
+
+def _expiry(payload: dict[str, Any]) -> datetime:
+    """When the token expires (its own exp claim)."""
+    return datetime.fromtimestamp(int(payload["exp"]), tz=UTC)
+
+
+def _family_expiry() -> datetime:
+    """A family outlives any token issued before it was revoked by at most one refresh lifetime."""
+    lifetime: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    return datetime.now(UTC) + lifetime
+
+
+def _deny(session: SessionLike, token_id: str, reason: str, expires_at: datetime) -> bool:
+    """Add one denylist row; False when it was already there. Prunes rows past their expiry."""
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
+    statement = (
+        insert(RevokedToken)
+        .values(token_id=token_id, reason=reason, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["token_id"])
+        .returning(RevokedToken.token_id)
+    )
+    return session.execute(statement).first() is not None
+
+
+def revoke_session(*, session: SessionLike, payload: dict[str, Any], reason: str = LOGOUT) -> None:
+    """Revoke the token and its whole family (its pair and every rotation of it)."""
+    _deny(session, str(payload["jti"]), reason, _expiry(payload))
+    family = _family_key(payload)
+    if family:
+        _deny(session, family, reason, _family_expiry())
+    session.commit()
+
+
+def rotate(*, session: SessionLike, payload: dict[str, Any]) -> bool:
+    """Use up a refresh token; False (and the family revoked) when it was already used."""
+    first_use = _deny(session, str(payload["jti"]), ROTATED, _expiry(payload))
+    session.commit()
+    if not first_use:
+        revoke_session(session=session, payload=payload, reason=REUSED)
+    return first_use
+
+
+def is_revoked(*, session: SessionLike, payload: dict[str, Any]) -> bool:
+    """Whether the token or its family is denied; a used refresh token shown again revokes its family."""
+    keys = [str(payload.get("jti")), *filter(None, [_family_key(payload)])]
+    reasons = dict(
+        session.execute(
+            select(RevokedToken.token_id, RevokedToken.reason).where(RevokedToken.token_id.in_(keys))
+        ).all()
+    )
+    if not reasons:
+        return False
+    if (
+        payload.get("type") == "refresh"
+        and reasons.get(str(payload.get("jti"))) == ROTATED
+        and len(reasons) == 1
+    ):
+        revoke_session(session=session, payload=payload, reason=REUSED)
+    return True
