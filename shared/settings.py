@@ -59,6 +59,13 @@ class Settings:
     jwt_access_token_expires: int = 900
     jwt_refresh_token_expires: int = 30 * 24 * 3600
     jwt_cookie_secure: bool = False
+    # Sign-in throttling: attempts at login, registration or refresh per window, per client address
+    # and per account (email, or the refresh token's user), before a 429 with Retry-After.
+    auth_rate_limit_window_seconds: int = 60
+    auth_rate_limit_per_client: int = 30
+    auth_rate_limit_per_account: int = 10
+    # Password hashes (argon2id, 64 MiB each) one web process computes at once; the rest wait.
+    password_hash_concurrency: int = 2
     # Proxies in front of the web app whose X-Forwarded-For/Proto/Host are trusted (1 behind the ingress).
     proxy_fix_hops: int = 0
     # Largest request body the web app reads (MAX_CONTENT_LENGTH); larger ones get a 413.

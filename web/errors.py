@@ -33,6 +33,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.fields = fields
+        self.headers: dict[str, str] = {}
 
 
 class ValidationFailed(ApiError):
@@ -59,8 +60,10 @@ def _wants_json() -> bool:
 
 
 def _handle_api_error(error: ApiError) -> Response:
-    """Render an ApiError."""
-    return json_error(error.status, error.code, error.message, error.fields)
+    """Render an ApiError, with any headers it carries (Retry-After)."""
+    response = json_error(error.status, error.code, error.message, error.fields)
+    response.headers.update(error.headers)
+    return response
 
 
 def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

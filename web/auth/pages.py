@@ -11,6 +11,7 @@ from jwt import PyJWTError
 from web.auth import bp
 from web.auth.schemas import MIN_PASSWORD, parse_credentials
 from web.auth.services import EmailTaken, authenticate, get_user, register_user, set_email_notifications
+from web.auth.throttle import TooManyAttempts, throttle
 from web.auth.tokens import revoke_session
 from web.extensions import db
 from web.sessions import login_cookies, page_login_required
@@ -31,11 +32,27 @@ def _form(template: str, status: int, **context: object) -> tuple[str, int]:
     return render_template(template, min_password=MIN_PASSWORD, **context), status
 
 
+def _throttled(action: str, template: str) -> ResponseReturnValue | None:
+    """The form again with a 429 and Retry-After when this client or account is over its limit."""
+    try:
+        throttle(
+            session=db.session, action=action, account=request.form.get("email", "").strip().lower() or None
+        )
+    except TooManyAttempts as limited:
+        body, status = _form(
+            template, 429, form_error=f"Too many attempts. Try again in {limited.retry_after} seconds."
+        )
+        return body, status, limited.headers
+    return None
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register_page() -> ResponseReturnValue:
     """Create an account and sign in; 422 for bad input, 409 when the email is taken."""
     if request.method == "GET":
         return _form("auth/register.html", 200)
+    if limited := _throttled("register", "auth/register.html"):
+        return limited
     credentials, errors = parse_credentials(request.form.to_dict(), check_strength=True)
     if credentials is None:
         return _form("auth/register.html", 422, errors=errors)
@@ -52,6 +69,8 @@ def login_page() -> ResponseReturnValue:
     """Sign in with email and password; 422 for bad input, 401 for wrong credentials."""
     if request.method == "GET":
         return _form("auth/login.html", 200)
+    if limited := _throttled("login", "auth/login.html"):
+        return limited
     credentials, errors = parse_credentials(request.form.to_dict(), check_strength=False)
     if credentials is None:
         return _form("auth/login.html", 422, errors=errors)

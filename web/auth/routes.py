@@ -8,16 +8,25 @@ from flask_jwt_extended import get_jwt, get_jwt_identity, jwt_required
 from web.auth import bp
 from web.auth.schemas import parse_credentials
 from web.auth.services import EmailTaken, authenticate, register_user
+from web.auth.throttle import throttle
 from web.auth.tokens import FAMILY_CLAIM, issue_pair, revoke_session, rotate
 from web.errors import ApiError, ValidationFailed
 from web.extensions import db
 from web.requests import json_body
 
 
+def _email_key(body: dict[str, object]) -> str | None:
+    """The account an attempt is aimed at, as typed (lower-cased), even if it will not validate."""
+    email = body.get("email")
+    return email.strip().lower() if isinstance(email, str) and email.strip() else None
+
+
 @bp.post("/api/auth/register")
 def register() -> tuple[Response, int]:
     """Create an account: 201, 409 when the email is taken, 422 for bad input."""
-    credentials, errors = parse_credentials(json_body(), check_strength=True)
+    body = json_body()
+    throttle(session=db.session, action="register", account=_email_key(body))
+    credentials, errors = parse_credentials(body, check_strength=True)
     if credentials is None:
         raise ValidationFailed(errors)
     try:
@@ -32,7 +41,9 @@ def register() -> tuple[Response, int]:
 @bp.post("/api/auth/login")
 def login() -> Response:
     """Exchange credentials for an access and a refresh token."""
-    credentials, errors = parse_credentials(json_body(), check_strength=False)
+    body = json_body()
+    throttle(session=db.session, action="login", account=_email_key(body))
+    credentials, errors = parse_credentials(body, check_strength=False)
     if credentials is None:
         raise ValidationFailed(errors)
     user = authenticate(session=db.session, email=credentials.email, password=credentials.password)
@@ -46,6 +57,7 @@ def login() -> Response:
 def refresh() -> Response:
     """Trade a refresh token, once, for a new pair; a second use revokes the whole session."""
     claims = get_jwt()
+    throttle(session=db.session, action="refresh", account=str(claims["sub"]))
     if not rotate(session=db.session, payload=claims):
         raise ApiError(401, "token_revoked", "this refresh token was already used; the session is revoked")
     user_id = str(get_jwt_identity())
