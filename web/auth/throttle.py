@@ -7,6 +7,7 @@ client make at most twice the limit around a window boundary: a bound, and simpl
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from flask import current_app, request
@@ -56,8 +57,10 @@ def throttle(*, session: SessionLike, action: str, account: str | None) -> None:
     window = timedelta(seconds=settings.auth_rate_limit_window_seconds)
     keys = [(f"{action}:client:{request.remote_addr}", settings.auth_rate_limit_per_client)]
     if account:
-        keys.append((f"{action}:account:{account}", settings.auth_rate_limit_per_account))
-    waits = [hit(session=session, key=key[:320], limit=limit, window=window) for key, limit in keys]
+        # A digest: the account is as typed (it may hold NUL or lone surrogates), and no email is kept.
+        digest = hashlib.sha256(account.encode("utf-8", "surrogatepass")).hexdigest()
+        keys.append((f"{action}:account:{digest}", settings.auth_rate_limit_per_account))
+    waits = [hit(session=session, key=key, limit=limit, window=window) for key, limit in keys]
     worst = max((wait for wait in waits if wait is not None), default=None)
     if worst is not None:
         raise TooManyAttempts(worst)
