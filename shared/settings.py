@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from urllib.parse import parse_qs, urlsplit
 
 DEV_JWT_SECRET = "dev-jwt-secret-not-for-production-use-0000"
 DEV_SECRET_KEY = "dev-flask-secret-not-for-production-use-00"
@@ -148,6 +149,8 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    # CA bundle that signs the mail server's certificate (empty: the system's trust store).
+    smtp_ssl_cafile: str = ""
     mail_from: str = "todo-platform <noreply@localhost>"
     mail_dir: str = "var/mail"
     # A mail claimed but not sent this long ago (its worker died in between) is sent by another.
@@ -221,14 +224,34 @@ def require_web_secrets(settings: Settings) -> None:
     """Refuse development or short signing secrets in production, where the Flask app signs with them.
 
     Only the processes that build the Flask app call this, so the stream worker runs without the
-    web app's secrets (each deployed role gets only the secrets it uses).
+    web app's secrets (each deployed role gets only the secrets it uses). APP_ENV alone cannot wave
+    the check through: a development or test app must also keep its database on this machine, so a
+    deployment that sets APP_ENV=development against a real database still refuses to start.
     """
-    if not settings.is_production:
+    if not settings.is_production and _local_database(settings.database_url):
         return
     if settings.jwt_secret_key in (DEV_JWT_SECRET, "") or len(settings.jwt_secret_key) < 32:
-        raise SettingsError("JWT_SECRET_KEY must be set to a random secret of 32+ characters in production")
+        raise SettingsError(
+            "JWT_SECRET_KEY must be set to a random secret of 32+ characters in production"
+            " (or wherever DATABASE_URL is not on this machine)"
+        )
     if settings.secret_key in (DEV_SECRET_KEY, "") or len(settings.secret_key) < 32:
-        raise SettingsError("SECRET_KEY must be set to a random secret of 32+ characters in production")
+        raise SettingsError(
+            "SECRET_KEY must be set to a random secret of 32+ characters in production"
+            " (or wherever DATABASE_URL is not on this machine)"
+        )
+
+
+def _local_database(url: str) -> bool:
+    """Whether DATABASE_URL is unset or on this machine (loopback or a Unix socket), as in development."""
+    if not url:
+        return True
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        socket = parse_qs(parts.query).get("host", ["/"])[0]
+        return socket.startswith("/")
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def _validate_kafka(settings: Settings) -> None:

@@ -42,6 +42,9 @@ def create_app(settings: Settings) -> faust.App:
         store=settings.table_store,
         datadir=settings.worker_data_dir,
         web_host=settings.worker_web_host,
+        # Faust binds every interface unless told; its table pages would list every user's counts.
+        web_bind=settings.worker_web_host,
+        web_tables_enabled=False,
         web_port=settings.worker_web_port,
         canonical_url=canonical_url(settings),
         broker_session_timeout=settings.broker_session_timeout,

@@ -101,3 +101,18 @@ def test_the_worker_logs_in_with_its_own_url_when_one_is_set() -> None:
     worker = load_settings({**owner, "WORKER_DATABASE_URL": "postgresql://worker:pw2@db/todo"}).for_worker()
     assert worker.database_url == "postgresql://worker:pw2@db/todo"
     assert worker.sqlalchemy_url() == "postgresql+psycopg://worker:pw2@db/todo"
+
+
+@pytest.mark.parametrize("app_env", ["development", "test"])
+def test_development_secrets_are_refused_against_a_remote_database_whatever_app_env_says(app_env):
+    with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
+        _web_settings({"APP_ENV": app_env, "DATABASE_URL": "postgresql://todo@db.internal:5432/todo"})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "postgresql://u@127.0.0.1:5432/x", "postgresql://u@localhost/x", "postgresql://u@[::1]/x",
+     "postgresql://u@/x?host=/var/run/postgresql"],
+)  # fmt: skip
+def test_development_secrets_are_fine_with_a_database_on_this_machine(url):
+    _web_settings({"APP_ENV": "development", "DATABASE_URL": url})
