@@ -82,8 +82,9 @@ def _register_blueprints(app: Flask) -> None:
     from web.audit import bp as audit_bp
     from web.auth import bp as auth_bp
     from web.health import bp as health_bp
+    from web.openapi import bp as openapi_bp
     from web.tasks import bp as tasks_bp
     from web.webhooks import bp as webhooks_bp
 
-    for blueprint in (auth_bp, tasks_bp, audit_bp, health_bp, webhooks_bp):
+    for blueprint in (auth_bp, tasks_bp, audit_bp, health_bp, webhooks_bp, openapi_bp):
         app.register_blueprint(blueprint)

@@ -217,3 +217,52 @@ def history_items(rows: list[Any]) -> list[dict[str, Any]]:
         items.append({**entry_json(row), "changes": changes})
         previous = current
     return items
+
+
+# The JSON Schemas the OpenAPI document publishes, from the limits the parser above enforces.
+AUDIT_QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "event_type": {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)}},
+    "task_id": {"type": "integer", "minimum": 1, "maximum": MAX_TASK_ID},
+    "since": {"type": "string", "description": "RFC 3339 date-time with offset, or a date (its UTC start)"},
+    "until": {"type": "string", "description": "RFC 3339 date-time with offset, or a date (up to its end)"},
+    "q": {"type": "string", "maxLength": MAX_QUERY, "pattern": r"^[^\u0000]*$"},
+    "sort": {"type": "string", "enum": list(SORTS), "default": "-timestamp"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    "cursor": {"type": "string", "description": "next_cursor of a previous page"},
+}
+AUDIT_ITEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event_id", "event_type", "user_id", "task_id", "event_data", "timestamp"],
+    "properties": {
+        "id": {"type": "integer"},
+        "event_id": {"type": "string", "format": "uuid"},
+        "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+        "user_id": {"type": "string"},
+        "task_id": {"type": "integer"},
+        "event_data": {"type": "object"},
+        "timestamp": {"type": "string", "format": "date-time"},
+    },
+}
+AUDIT_PAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["items", "next_cursor"],
+    "properties": {
+        "items": {"type": "array", "items": AUDIT_ITEM_SCHEMA},
+        "next_cursor": {"type": ["string", "null"]},
+    },
+}
+HISTORY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["task_id", "items"],
+    "properties": {
+        "task_id": {"type": "integer"},
+        "items": {
+            "type": "array",
+            "items": {
+                "allOf": [AUDIT_ITEM_SCHEMA],
+                "required": ["changes"],
+                "properties": {"changes": {"type": "object"}},
+            },
+        },
+    },
+}

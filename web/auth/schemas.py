@@ -49,3 +49,35 @@ def parse_credentials(
     if errors:
         return None, errors
     return Credentials(email=normalised, password=str(password)), {}
+
+
+# The JSON Schemas the OpenAPI document publishes, from the limits parse_credentials enforces.
+def credentials_schema(*, check_strength: bool) -> dict[str, Any]:
+    """The {email, password} body: registration also asks for MIN_PASSWORD characters."""
+    password: dict[str, Any] = {"type": "string", "minLength": MIN_PASSWORD if check_strength else 1}
+    password.update({"maxLength": MAX_PASSWORD, "pattern": r"^[^\u0000]*$"})
+    return {
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "password": password,
+        },
+    }
+
+
+ACCOUNT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["user_id", "email"],
+    "properties": {"user_id": {"type": "string"}, "email": {"type": "string"}},
+}
+TOKENS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["access_token", "refresh_token", "token_type", "user_id"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "refresh_token": {"type": "string"},
+        "token_type": {"const": "Bearer"},
+        "user_id": {"type": "string"},
+    },
+}

@@ -101,3 +101,35 @@ def task_json(task: Task) -> dict[str, Any]:
         "created_at": format_timestamp(task.created_at),
         "updated_at": format_timestamp(task.updated_at),
     }
+
+
+# The JSON Schemas the OpenAPI document publishes, built from the limits the parsers above enforce
+# (tests/web/test_openapi.py proves each limit is the one the API applies).
+NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+NO_NUL = r"^[^\u0000]*$"
+TASK_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["title"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE, "pattern": NOT_BLANK},
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "pattern": NO_NUL},
+    },
+}
+TASK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "user_id", "title", "description", "completed", "created_at", "updated_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "user_id": {"type": "string"},
+        "title": {"type": "string", "maxLength": MAX_TITLE},
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
+        "completed": {"type": "boolean"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+TASK_QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "status": {"type": "string", "enum": list(STATUSES), "default": "all"},
+    "q": {"type": "string", "maxLength": MAX_QUERY, "pattern": NO_NUL},
+    "sort": {"type": "string", "enum": list(SORTS), "default": "-created_at"},
+}

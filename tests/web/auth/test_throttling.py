@@ -1,4 +1,4 @@
-"""Login, registration and refresh are limited per client and per account in PostgreSQL; hashing is bounded."""
+"""Login, registration and refresh are limited per client and per account in PostgreSQL; hashing bounded."""
 
 from __future__ import annotations
 

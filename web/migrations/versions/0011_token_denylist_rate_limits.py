@@ -3,8 +3,10 @@
 Both live in PostgreSQL so every gunicorn worker and every replica sees the same revocations and
 the same attempt counts.
 
-Revision ID: 0004_token_denylist_rate_limits
-Revises: 0003_outbox_parked_at
+It also joins the two heads main had (the audit hash chain and webhooks, both after 0004).
+
+Revision ID: 0011_token_denylist_rate_limits
+Revises: 0005_audit_hash_chain, 0010_webhooks
 Create Date: 2026-12-01 13:40:00
 
 """
@@ -12,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
-revision = '0004_token_denylist_rate_limits'
-down_revision = '0003_outbox_parked_at'
+revision = '0011_token_denylist_rate_limits'
+down_revision = ('0005_audit_hash_chain', '0010_webhooks')
 branch_labels = None
 depends_on = None
 
