@@ -112,6 +112,7 @@ def test_the_registration_password_minimum_is_the_enforced_one(client, document)
         ("/api/{user_id}/tasks", "sort"),
         ("/api/{user_id}/audit", "sort"),
         ("/api/{user_id}/audit/export", "format"),
+        ("/api/{user_id}/audit/activity", "range"),
     ],
 )
 def test_every_published_choice_is_accepted_and_nothing_else(client, user, document, path, name):

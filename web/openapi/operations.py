@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.audit.activity import RANGES
 from web.audit.schemas import AUDIT_PAGE_SCHEMA, AUDIT_QUERY_PARAMETERS, HISTORY_SCHEMA
 from web.auth.schemas import ACCOUNT_SCHEMA, TOKENS_SCHEMA, credentials_schema
 from web.tasks.schemas import TASK_INPUT_SCHEMA, TASK_QUERY_PARAMETERS, TASK_SCHEMA
@@ -26,6 +27,9 @@ EXPORT_QUERY: dict[str, dict[str, Any]] = {
 EXPORT_MEDIA = {
     "text/csv": {"schema": {"type": "string"}},
     "application/x-ndjson": {"schema": {"type": "string"}},
+}
+ACTIVITY_QUERY: dict[str, dict[str, Any]] = {
+    "range": {"type": "string", "enum": list(RANGES), "default": "24h"}
 }
 PUBLIC: dict[str, Any] = {"security": []}
 THROTTLED = (429, 503)
@@ -81,6 +85,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "tasks.toggle_task": op(200, TASK_SCHEMA),
     "audit.list_audit": op(200, AUDIT_PAGE_SCHEMA, query=AUDIT_QUERY_PARAMETERS, errors=(422,)),
     "audit.audit_counts": op(200, COUNTS_SCHEMA),
+    "audit.audit_activity": op(200, OBJECT, query=ACTIVITY_QUERY, errors=(422,)),
     "audit.export_audit": op(200, query=EXPORT_QUERY, errors=(422,), media=EXPORT_MEDIA),
     "audit.verify_audit": op(200, OBJECT),
     "audit.task_history": op(200, HISTORY_SCHEMA),

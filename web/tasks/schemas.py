@@ -132,4 +132,5 @@ TASK_QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "enum": list(STATUSES), "default": "all"},
     "q": {"type": "string", "maxLength": MAX_QUERY, "pattern": NO_NUL},
     "sort": {"type": "string", "enum": list(SORTS), "default": "-created_at"},
+    "as_of": {"type": "string", "description": "RFC 3339 date-time, or a date (its end): the list as it was"},
 }

@@ -3,10 +3,8 @@
 Both live in PostgreSQL so every gunicorn worker and every replica sees the same revocations and
 the same attempt counts.
 
-It also joins the two heads main had (the audit hash chain and webhooks, both after 0004).
-
 Revision ID: 0011_token_denylist_rate_limits
-Revises: 0005_audit_hash_chain, 0010_webhooks
+Revises: 0010_webhooks
 Create Date: 2026-12-01 13:40:00
 
 """
@@ -15,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011_token_denylist_rate_limits'
-down_revision = ('0005_audit_hash_chain', '0010_webhooks')
+down_revision = '0010_webhooks'
 branch_labels = None
 depends_on = None
 
