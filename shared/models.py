@@ -55,6 +55,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Set when the owner followed the link mailed at registration; production mails only verified addresses.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -130,6 +132,7 @@ class SentNotification(Base):
     __tablename__ = "sent_notifications"
     __table_args__ = (
         Index("ix_sent_notifications_unsent", "claimed_at", postgresql_where=text("sent_at IS NULL")),
+        Index("ix_sent_notifications_user_id", "user_id", "claimed_at"),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

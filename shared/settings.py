@@ -149,6 +149,10 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    # Completion mails only to addresses verified by the link mailed at registration (unset: on in
+    # production, off elsewhere so `make run` mails at once), and at most this many per user per hour.
+    mail_require_verified: bool | None = None
+    mail_rate_limit_per_hour: int = 30
     # CA bundle that signs the mail server's certificate (empty: the system's trust store).
     smtp_ssl_cafile: str = ""
     mail_from: str = "todo-platform <noreply@localhost>"
@@ -182,6 +186,13 @@ class Settings:
         if self.kafka_idempotent_producer is None:
             return self.is_production
         return self.kafka_idempotent_producer
+
+    @property
+    def requires_verified_email(self) -> bool:
+        """Whether completion mail waits for a verified address: MAIL_REQUIRE_VERIFIED, else production."""
+        if self.mail_require_verified is None:
+            return self.is_production
+        return self.mail_require_verified
 
     def for_worker(self) -> Settings:
         """These settings with the worker's own database login in DATABASE_URL, when one is set."""

@@ -28,6 +28,7 @@ from streams.database import worker_sessions
 from streams.deadletter import dead_letter, dead_letter_value
 from streams.decoding import DecodeError, try_decode
 from streams.metrics import MAILS
+from streams.notifications.abuse import mail_allowed
 from streams.notifications.mailer import build_completion_message, send_message
 from streams.notifications.store import (
     claim_notification,
@@ -82,6 +83,8 @@ async def send_completion_mail(task_event: TaskEvent, *, settings: Settings) -> 
     recipient = await _db(settings, "recipient lookup", opted_in_recipient, user_id=task_event.user_id)
     if recipient is None:
         return False
+    if not await _db(settings, "mail limits", mail_allowed, user_id=task_event.user_id, settings=settings):
+        return False  # unverified address in production, or the user's hourly cap reached
     message = build_completion_message(event=task_event, recipient=recipient, mail_from=settings.mail_from)
     token = uuid.uuid4()
     claimed = await _db(

@@ -1,4 +1,4 @@
-"""Account pages: register, sign in, sign out and the notification settings."""
+"""Account pages: register, sign in, sign out, verify the email address and the notification settings."""
 
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from flask.typing import ResponseReturnValue
 from flask_jwt_extended import decode_token, unset_jwt_cookies
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
+from werkzeug.exceptions import BadRequest
 
 from web.auth import bp
 from web.auth.schemas import MIN_PASSWORD, parse_credentials
 from web.auth.services import EmailTaken, authenticate, get_user, register_user, set_email_notifications
 from web.auth.throttle import TooManyAttempts, throttle
 from web.auth.tokens import revoke_session
+from web.auth.verification import confirm, send_verification
 from web.extensions import db
 from web.sessions import login_cookies, page_login_required
 from web.templating import local_path
+
+_BAD_LINK = BadRequest("This link is not valid or has expired.")
 
 
 def _signed_in_redirect(user_id: str, target: str | None) -> Response:
@@ -60,6 +64,8 @@ def register_page() -> ResponseReturnValue:
         user = register_user(session=db.session, email=credentials.email, password=credentials.password)
     except EmailTaken:
         return _form("auth/register.html", 409, errors={"email": "an account with this email already exists"})
+    if send_verification(user):
+        flash(f"We sent a link to {user.email}: follow it to get completion emails.", "success")
     flash("Welcome! Your account is ready.", "success")
     return _signed_in_redirect(user.id, request.form.get("next"))
 
@@ -102,6 +108,16 @@ def logout() -> Response:
     unset_jwt_cookies(response)
     flash("Signed out.", "success")
     return response
+
+
+@bp.get("/verify-email/<token>")
+def verify_email(token: str) -> ResponseReturnValue:
+    """Follow the link mailed at registration: the address is verified, completion mails can go."""
+    user = confirm(session=db.session, token=token)
+    if user is None:
+        return render_template("errors/error.html", status=400, error=_BAD_LINK), 400
+    flash(f"{user.email} is verified.", "success")
+    return redirect(url_for("tasks.index"), code=303)
 
 
 @bp.route("/settings", methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from web.auth.schemas import parse_credentials
 from web.auth.services import EmailTaken, authenticate, register_user
 from web.auth.throttle import throttle
 from web.auth.tokens import FAMILY_CLAIM, issue_pair, revoke_session, rotate
+from web.auth.verification import send_verification
 from web.errors import ApiError, ValidationFailed
 from web.extensions import db
 from web.requests import json_body
@@ -35,6 +36,7 @@ def register() -> tuple[Response, int]:
         raise ApiError(
             409, "email_taken", "an account with this email already exists", {"email": "taken"}
         ) from None
+    send_verification(user)
     return jsonify({"user_id": user.id, "email": user.email}), 201
 
 
