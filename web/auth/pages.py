@@ -132,4 +132,25 @@ def settings_page() -> ResponseReturnValue:
     user = get_user(session=db.session, user_id=g.user_id)
     if user is None:
         return logout()
-    return render_template("auth/settings.html", user=user)
+    settings = current_app.config["TODO_SETTINGS"]
+    unverified = settings.requires_verified_email and user.email_verified_at is None
+    return render_template("auth/settings.html", user=user, unverified=unverified)
+
+
+@bp.post("/settings/verify-email")
+@page_login_required
+def resend_verification() -> ResponseReturnValue:
+    """Mail the verification link again (throttled like a sign-in, so it cannot flood an inbox)."""
+    user = get_user(session=db.session, user_id=g.user_id)
+    if user is None:
+        return logout()
+    try:
+        throttle(session=db.session, action="verify", account=user.id)
+    except TooManyAttempts as limited:
+        flash(f"Too many links asked for. Try again in {limited.retry_after} seconds.", "error")
+        return redirect(url_for("auth.settings_page"), code=303)
+    sent = send_verification(user)
+    flash(
+        f"We sent a new link to {user.email}." if sent else "The link could not be sent just now.", "success"
+    )
+    return redirect(url_for("auth.settings_page"), code=303)

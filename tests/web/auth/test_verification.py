@@ -26,6 +26,10 @@ def sink(tmp_path):
 
 def _link(handler) -> str:
     (path,) = handler.messages()
+    return _link_of(path)
+
+
+def _link_of(path) -> str:
     message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
     body = message.get_body(("plain",)).get_content()
     return re.search(r"http://localhost(/verify-email/\S+)", body).group(1)
@@ -75,3 +79,31 @@ def test_a_mail_server_that_is_down_does_not_fail_registration(settings, engine)
         response = client.post("/api/auth/register", json={"email": "down@example.com", "password": PASSWORD})
     assert response.status_code == 201
     assert _verified_at(engine, "down@example.com") is None
+
+
+def test_an_unverified_account_can_ask_for_the_link_again_from_settings(settings, engine, sink):
+    from tests.web.test_pages import page_token, sign_up
+
+    port, handler = sink
+    with app_client(
+        settings, mail_require_verified=True, smtp_port=port, auth_rate_limit_per_account=2
+    ) as client:
+        sign_up(client, email="again@example.com")
+        page = client.get("/settings").get_data(as_text=True)
+        assert "not verified yet" in page
+        for _ in range(2):
+            sent = client.post("/settings/verify-email", data={"csrf_token": page_token(client, "/settings")})
+            assert sent.status_code == 303
+        assert len(handler.messages()) == 3  # registration, then two asked for
+        client.post("/settings/verify-email", data={"csrf_token": page_token(client, "/settings")})
+        assert len(handler.messages()) == 3, "a third request in the window is refused"
+        assert "Too many links" in client.get("/settings").get_data(as_text=True)
+        client.get(_link_of(handler.messages()[-1]))
+        assert "not verified yet" not in client.get("/settings").get_data(as_text=True)
+
+
+def test_development_settings_page_says_nothing_about_verification(client):
+    from tests.web.test_pages import sign_up
+
+    sign_up(client)
+    assert "not verified" not in client.get("/settings").get_data(as_text=True)
