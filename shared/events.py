@@ -53,11 +53,7 @@ class TaskEvent:
             "timestamp": format_timestamp(self.timestamp),
             "user_id": self.user_id,
             "task_id": self.task_id,
-            "task_data": {
-                "title": self.task_data.title,
-                "description": self.task_data.description,
-                "completed": self.task_data.completed,
-            },
+            "task_data": {name: getattr(self.task_data, name) for name in TASK_DATA_FIELDS},
         }
 
     def to_json(self) -> str:

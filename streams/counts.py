@@ -23,7 +23,7 @@ from faust import StreamT
 from faust.types import EventT
 from faust.web import Request, Response, View
 
-from shared.events import EVENT_TYPES
+from shared.counts import COUNT_FIELDS, counts_body
 from streams.app import app, settings
 from streams.decoding import try_decode
 from streams.topics import task_events
@@ -79,7 +79,7 @@ def count_update(event: EventT, *, max_bytes: int) -> CountUpdate | None:
 
 def apply_update(current: dict[str, Any] | None, update: CountUpdate) -> dict[str, Any] | None:
     """The user's counts after this update, or None when it was already counted (a redelivery)."""
-    counts = dict(current or dict.fromkeys((*EVENT_TYPES, "total"), 0))
+    counts = dict(current or dict.fromkeys(COUNT_FIELDS, 0))
     seen = counts.get("offsets", {}).get(str(update.source_partition), -1)
     recent = list(counts.get("recent", []))
     if update.source_offset <= seen or update.event_id in recent:
@@ -89,12 +89,6 @@ def apply_update(current: dict[str, Any] | None, update: CountUpdate) -> dict[st
     counts["recent"] = [*recent, update.event_id][-RECENT_EVENT_IDS:]
     counts["offsets"] = {**counts.get("offsets", {}), str(update.source_partition): update.source_offset}
     return counts
-
-
-def counts_body(user_id: str, counts: dict[str, Any] | None) -> dict[str, Any]:
-    """The public JSON for a user's counts: zeros for a user never seen."""
-    counts = counts or {}
-    return {"user_id": user_id, **{name: int(counts.get(name, 0)) for name in (*EVENT_TYPES, "total")}}
 
 
 @app.agent(task_events)

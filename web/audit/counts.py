@@ -10,12 +10,11 @@ from urllib.parse import quote
 import httpx
 from flask import current_app
 
+from shared.counts import parse_counts
 from shared.db import SessionLike
-from shared.events import EVENT_TYPES
 from shared.settings import Settings
 from web.audit import services
 
-COUNT_FIELDS = (*EVENT_TYPES, "total")
 _client_lock = threading.Lock()
 
 
@@ -40,19 +39,6 @@ def worker_client(settings: Settings) -> httpx.Client:
     return client
 
 
-def _valid_counts(body: Any, user_id: str) -> dict[str, int] | None:
-    """The worker's counts when its answer matches the contract, else None."""
-    if not isinstance(body, dict) or body.get("user_id", user_id) != user_id:
-        return None
-    counts: dict[str, int] = {}
-    for name in COUNT_FIELDS:
-        value = body.get(name)
-        if type(value) is not int or value < 0:
-            return None
-        counts[name] = value
-    return counts
-
-
 def stream_counts(*, settings: Settings, user_id: str) -> dict[str, int] | None:
     """Ask the worker's `/counts/<user_id>/` view; None when it is down, slow or answers nonsense."""
     url = f"{settings.worker_url.rstrip('/')}/counts/{quote(user_id, safe='')}/"
@@ -66,7 +52,7 @@ def stream_counts(*, settings: Settings, user_id: str) -> dict[str, int] | None:
         body = response.json()
     except ValueError:
         return None
-    return _valid_counts(body, user_id)
+    return parse_counts(body, user_id)
 
 
 def user_counts(*, session: SessionLike, user_id: str, settings: Settings | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from flask import Response, stream_with_context
 from sqlalchemy import Row
 
 from shared.db import SessionLike
-from shared.events import format_timestamp
+from shared.events import TASK_DATA_FIELDS, format_timestamp
 from web.audit import services
 from web.audit.schemas import AuditQuery, entry_json, task_data
 
@@ -25,9 +25,7 @@ CSV_COLUMNS = (
     "user_id",
     "task_id",
     "timestamp",
-    "title",
-    "description",
-    "completed",
+    *TASK_DATA_FIELDS,
     "event_data",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -40,10 +38,14 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _task_cell(value: Any) -> Any:
+    """A task_data value for a cell: booleans in lower case as JSON writes them."""
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 def csv_cells(row: Row[Any]) -> list[str]:
     """One audit row as escaped CSV cells in CSV_COLUMNS order."""
     task = task_data(row)
-    completed = task.get("completed")
     values = (
         row.id,
         row.event_id,
@@ -51,9 +53,7 @@ def csv_cells(row: Row[Any]) -> list[str]:
         row.user_id,
         row.task_id,
         format_timestamp(row.timestamp),
-        task.get("title"),
-        task.get("description"),
-        "" if completed is None else str(completed).lower(),
+        *(_task_cell(task.get(name)) for name in TASK_DATA_FIELDS),
         json.dumps(row.event_data, separators=(",", ":"), ensure_ascii=False),
     )
     return [safe_cell(value) for value in values]

@@ -11,7 +11,13 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from shared.events import EVENT_TYPES, EventValidationError, format_timestamp, parse_timestamp
+from shared.events import (
+    EVENT_TYPES,
+    TASK_DATA_FIELDS,
+    EventValidationError,
+    format_timestamp,
+    parse_timestamp,
+)
 from web.requests import ascii_int, text_problem
 
 SORTS = ("-timestamp", "timestamp")
@@ -210,9 +216,7 @@ def history_items(rows: list[Any]) -> list[dict[str, Any]]:
     previous: dict[str, Any] = {}
     for row in rows:
         current = task_data(row)
-        names = [
-            name for name in ("title", "description", "completed") if name in current or name in previous
-        ]
+        names = [name for name in TASK_DATA_FIELDS if name in current or name in previous]
         changes = {n: [previous.get(n), current.get(n)] for n in names if previous.get(n) != current.get(n)}
         items.append({**entry_json(row), "changes": changes})
         previous = current

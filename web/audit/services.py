@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, func, or_, select, tuple_
 
+from shared.counts import counts_from
 from shared.db import SessionLike
 from shared.events import EVENT_TYPES
 from shared.models import AuditLog
@@ -184,12 +185,7 @@ def count_events(*, session: SessionLike, user_id: str) -> dict[str, int]:
         .where(AuditLog.user_id == user_id)
         .group_by(AuditLog.event_type)
     )
-    counts = dict.fromkeys(EVENT_TYPES, 0)
-    for event_type, count in session.execute(stmt):
-        if event_type in counts:
-            counts[event_type] = int(count)
-    counts["total"] = sum(counts[kind] for kind in EVENT_TYPES)
-    return counts
+    return counts_from({event_type: int(count) for event_type, count in session.execute(stmt)})
 
 
 def activity_counts(

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from shared.events import parse_event
+from shared.events import TASK_DATA_FIELDS, parse_event
 from shared.models import OutboxEvent, Task
 
 
@@ -30,14 +30,14 @@ def _one_new_event(engine, before):
 def _assert_exact_schema(row, *, event_type, user_id, task):
     payload = row.payload
     assert set(payload) == {"event_id", "event_type", "timestamp", "user_id", "task_id", "task_data"}
-    assert set(payload["task_data"]) == {"title", "description", "completed"}
+    assert set(payload["task_data"]) == set(TASK_DATA_FIELDS)
     event = parse_event(payload)
     assert event.event_id.version == 4
     assert str(event.event_id) == payload["event_id"] == str(row.event_id)
     assert payload["event_type"] == row.event_type == event_type
     assert payload["user_id"] == row.user_id == user_id
     assert payload["task_id"] == task["id"]
-    assert payload["task_data"] == {k: task[k] for k in ("title", "description", "completed")}
+    assert payload["task_data"] == {k: task[k] for k in TASK_DATA_FIELDS}
     assert payload["timestamp"].endswith("Z")
     assert abs(event.timestamp - datetime.now(UTC)) < timedelta(minutes=1)
     assert row.published_at is None
