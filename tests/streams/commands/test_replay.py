@@ -1,0 +1,179 @@
+"""`faust -A streams.app replay`: missing audit rows and stream counts rebuilt from task-events, once."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, delete, select
+
+from shared.counts import counts_body
+from shared.events import TaskEvent, new_event
+from shared.models import AuditLog
+from tests.fixtures.kafka import Topics
+from tests.fixtures.streams import Worker, wait_for
+from tests.streams.commands.conftest import commit_to_end, faust, summary
+from tests.streams.helpers import bare, keyed, produce, produce_to
+
+pytestmark = pytest.mark.slow
+
+
+def events_for(*users: str, per_user: int = 3) -> list[TaskEvent]:
+    """per_user events (created, then updates, never completed: no mail) for each user, in order."""
+    kinds = ["created", *["updated"] * (per_user - 2), "deleted"]
+    return [
+        new_event(
+            event_type=kind, user_id=user, task_id=1, title=f"{user} {n}", description="", completed=False
+        )
+        for user in users
+        for n, kind in enumerate(kinds)
+    ]
+
+
+def rows(engine: Engine) -> list[tuple[int, uuid.UUID, dict]]:
+    """Every audit row as (id, event_id, event_data), in id order."""
+    with engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                select(AuditLog.id, AuditLog.event_id, AuditLog.event_data).order_by(AuditLog.id)
+            )
+        ]
+
+
+def audited(engine: Engine) -> set[uuid.UUID]:
+    """The event ids audit_log holds."""
+    return {event_id for _, event_id, _ in rows(engine)}
+
+
+def test_replay_adds_each_missing_audit_row_once(
+    command_env, kafka_bootstrap: str, kafka_topics: Topics, engine: Engine
+):
+    events = events_for("ann", "bob", "cy")
+    produce(
+        kafka_bootstrap,
+        kafka_topics.events,
+        [*(keyed(e, bare(e)) for e in events), (b"ann", b"not json", [])],
+    )
+
+    dry = faust(command_env, "replay", "--from-beginning", "--only", "audit", "--dry-run")
+    assert dry.returncode == 1, dry.stderr
+    assert "10 events read" in summary(dry)
+    assert "1 invalid skipped" in summary(dry)
+    assert "audit_log: 9 rows missing, 0 already there" in summary(dry)
+    assert rows(engine) == []
+
+    first = faust(command_env, "replay", "--from-beginning", "--only", "audit")
+    assert first.returncode == 0, first.stderr
+    assert "audit_log: 9 rows added, 0 already there" in summary(first)
+    assert "counts" not in summary(first)
+    before = rows(engine)
+    assert {event_id: data for _, event_id, data in before} == {e.event_id: e.to_dict() for e in events}
+
+    second = faust(command_env, "replay", "--from-beginning", "--only", "audit")
+    assert second.returncode == 0, second.stderr
+    assert "audit_log: 0 rows added, 9 already there" in summary(second)
+    assert rows(engine) == before
+
+
+def test_replay_starts_at_a_time_or_at_an_offset(
+    command_env, kafka_bootstrap: str, kafka_topics: Topics, engine: Engine
+):
+    early, late = events_for("dee"), events_for("eve")
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in early])
+    time.sleep(1.5)
+    since = datetime.now(UTC).isoformat()
+    time.sleep(1.5)
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in late])
+    result = faust(command_env, "replay", "--since", since, "--only", "audit")
+    assert result.returncode == 0, result.stderr
+    assert audited(engine) == {e.event_id for e in late}
+
+    with engine.begin() as conn:
+        conn.execute(delete(AuditLog))
+    placed = events_for("fay", per_user=4)
+    positions = produce_to(kafka_bootstrap, kafka_topics.events, [(4, b"fay", bare(e), []) for e in placed])
+    partition, offset = positions[2]
+    result = faust(command_env, "replay", "--from-offset", f"{partition}:{offset}", "--only", "audit")
+    assert result.returncode == 0, result.stderr
+    assert "2 events read" in summary(result)
+    assert audited(engine) == {e.event_id for e in placed[2:]}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "exactly one of --from-beginning, --since ISO-TIME, --from-offset P:N"),
+        (("--from-beginning", "--since", "2026-01-01T00:00:00Z"), "exactly one of"),
+        (("--from-offset", "two:5"), "--from-offset takes PARTITION:OFFSET"),
+        (("--since", "yesterday"), "--since takes a time with a zone"),
+        (("--check", "--dry-run"), "--check takes no other option"),
+        (("--from-offset", "99:0"), "there is no partition 99"),
+        (("--from-beginning", "--only", "mail"), "Invalid value for '--only'"),
+    ],
+)
+def test_bad_usage_is_a_message_and_exit_2(command_env, args, message):
+    result = faust(command_env, "replay", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_finds_disagreement_and_a_counts_replay_mends_it_once(
+    command_env, kafka_bootstrap: str, kafka_topics: Topics, engine: Engine, tmp_path
+):
+    events = events_for("gus", "hal", per_user=4)
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in events])
+    # The worker's group starts past these events, as if its table had lost them.
+    commit_to_end(kafka_bootstrap, kafka_topics.events, command_env["WORKER_APP_ID"])
+    worker = Worker(command_env, tmp_path / "worker.log").start()
+    env = {**command_env, "WORKER_URL": worker.url}
+    try:
+        worker.wait_ready()
+        assert faust(env, "replay", "--from-beginning", "--only", "audit").returncode == 0
+
+        check = faust(env, "replay", "--check")
+        assert check.returncode == 1, check.stderr
+        assert summary(check) == "replay --check: 2 users checked, 2 disagree"
+        assert (
+            "gus: stream created=0 updated=0 completed=0 deleted=0 total=0; database created=1 updated=2"
+            in check.stdout
+        )
+
+        mend = faust(env, "replay", "--from-beginning", "--only", "counts")
+        assert mend.returncode == 0, mend.stderr
+        assert "counts: 8 count updates sent" in summary(mend)
+        expected = {"created": 1, "updated": 2, "completed": 0, "deleted": 1, "total": 4}
+        for user in ("gus", "hal"):
+            wait_for(
+                lambda user=user: worker.get(f"/counts/{user}/")[1] == counts_body(user, expected), what=user
+            )
+        check = faust(env, "replay", "--check")
+        assert (check.returncode, summary(check)) == (0, "replay --check: 2 users checked, 0 disagree")
+
+        again = faust(env, "replay", "--from-beginning")
+        assert again.returncode == 0, again.stderr
+        assert "audit_log: 0 rows added, 8 already there; counts: 8 count updates sent" in summary(again)
+        time.sleep(2)  # give the worker time to (wrongly) count the repeats
+        assert worker.get("/counts/gus/")[1] == counts_body("gus", expected)
+        check = faust(env, "replay", "--check")
+        assert (check.returncode, summary(check)) == (0, "replay --check: 2 users checked, 0 disagree")
+    finally:
+        worker.stop()
+
+
+def test_check_without_a_worker_is_a_problem_not_a_pass(command_env, engine: Engine):
+    with engine.begin() as conn:
+        event = events_for("ivy")[0]
+        conn.execute(
+            AuditLog.__table__.insert().values(
+                event_id=event.event_id, event_type=event.event_type, user_id=event.user_id,
+                task_id=event.task_id, event_data=event.to_dict(), timestamp=event.timestamp,
+            )
+        )  # fmt: skip
+    env = {**command_env, "WORKER_URL": f"http://127.0.0.1:{command_env['WORKER_WEB_PORT']}"}
+    result = faust(env, "replay", "--check")
+    assert result.returncode == 1
+    assert "did not answer" in summary(result)
