@@ -16,6 +16,8 @@ from faust.cli import AppCommand
 from tqdm import tqdm
 
 OK, PROBLEM, USAGE = 0, 1, 2
+# Everything sent was acknowledged before stopping; a stop that hangs must not hold the shell.
+STOP_SECONDS = 15.0
 T = TypeVar("T")
 
 
@@ -42,11 +44,14 @@ class ToolCommand(AppCommand):
         sys.exit(code)
 
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        """Run, and always stop whatever the run started (Faust's producer)."""
+        """Run, then stop whatever the run started (Faust's producer), never waiting forever on it."""
         try:
             return await self.run(*args, **kwargs)
         finally:
-            await self.on_stop()
+            try:
+                await asyncio.wait_for(self.on_stop(), STOP_SECONDS)
+            except TimeoutError:
+                print(f"warning: Faust's producer did not stop in {STOP_SECONDS:.0f}s", file=sys.stderr)
 
 
 def progress(items: Iterable[T] | None = None, *, total: int | None = None, what: str) -> tqdm[T]:

@@ -91,6 +91,7 @@ def count_update(record: ConsumerRecord[bytes, bytes], event: TaskEvent) -> Coun
 async def replay_counts(pairs: list[tuple[ConsumerRecord[bytes, bytes], TaskEvent]], tally: Tally) -> None:
     """Send each event's count update as the rekey agent does; the table skips what it already counted."""
     if not tally.dry_run:
+        await app.maybe_start_producer()  # started on first use: a replay with nothing to send starts none
         pending = [
             await counts_by_user.send(key=event.user_id, value=count_update(record, event))
             for record, event in pairs
@@ -133,8 +134,6 @@ async def run_check() -> int:
 async def run_replay(start: Start, parts: tuple[str, ...], tally: Tally) -> str:
     """Read the planned range in batches, rebuilding as asked; returns the summary line."""
     topic = settings.task_events_topic
-    if "counts" in parts and not tally.dry_run:
-        await app.maybe_start_producer()
     async with open_consumer(settings) as consumer:
         plan = await plan_read(consumer, topic, start)
         total = sum(end - begin for begin, end in plan.values())
@@ -148,7 +147,7 @@ async def run_replay(start: Start, parts: tuple[str, ...], tally: Tally) -> str:
                     batch = []
             await replay_batch(batch, parts, tally)
             bar.update(len(batch))
-    if "counts" in parts and not tally.dry_run:
+    if tally.counts_sent and not tally.dry_run:
         await app.producer.flush()
     return tally.summary(topic=topic, partitions=len(plan), parts=parts)
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
+import re
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -177,3 +183,24 @@ def test_check_without_a_worker_is_a_problem_not_a_pass(command_env, engine: Eng
     result = faust(env, "replay", "--check")
     assert result.returncode == 1
     assert "did not answer" in summary(result)
+
+
+def test_a_terminal_sees_a_progress_bar_and_a_pipe_does_not(
+    command_env, kafka_bootstrap: str, kafka_topics: Topics
+):
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in events_for("joe")])
+    leader, follower = pty.openpty()
+    argv = [sys.executable, "-m", "faust", "-A", "streams.app", "replay", "--from-beginning", "--dry-run"]
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        done = subprocess.run(
+            argv, env=command_env, stdout=subprocess.PIPE, stderr=follower, timeout=180, check=False
+        )
+        os.close(follower)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the writer is gone and the buffer is drained
+            while chunk := terminal.read(4096):
+                shown += chunk
+    assert done.returncode == 1
+    assert re.search(rb"events: 100%\|[^|]*\| 3/3", shown), shown[-500:]
+    piped = faust(command_env, "replay", "--from-beginning", "--dry-run")
+    assert "events:" not in piped.stderr
