@@ -85,6 +85,7 @@ def count_update(record: ConsumerRecord[bytes, bytes], event: TaskEvent) -> Coun
         event_type=event.event_type,
         source_partition=record.partition,
         source_offset=record.offset,
+        timestamp=event.timestamp.timestamp(),
     )
 
 
