@@ -7,7 +7,9 @@ from flask_wtf.csrf import CSRFProtect
 
 from shared.models import Base
 
-db = SQLAlchemy(metadata=Base.metadata)
+# Objects stay usable after commit (as in shared.db's sessions): a view that answers with the row it
+# just committed would otherwise reload it, one more round trip on every write.
+db = SQLAlchemy(metadata=Base.metadata, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 csrf = CSRFProtect()

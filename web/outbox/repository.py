@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, text, update
 
 from shared.db import SessionLike
 from shared.models import OutboxEvent
@@ -25,9 +26,13 @@ class Backlog:
     oldest_age: float
 
 
-def notify_pending(*, session: SessionLike) -> None:
-    """Wake the active relay when this transaction commits (PostgreSQL queues NOTIFY until then)."""
-    session.execute(select(func.pg_notify(CHANNEL, "")))
+def insert_events(*, session: SessionLike, rows: list[dict[str, Any]]) -> None:
+    """Stage outbox rows and the NOTIFY that wakes the relay at commit, in one statement (one round trip).
+
+    PostgreSQL queues the NOTIFY until the transaction commits and folds a transaction's identical
+    notifications into one, so RETURNING it per row costs nothing extra.
+    """
+    session.execute(insert(OutboxEvent).values(rows).returning(func.pg_notify(CHANNEL, "")))
 
 
 def try_lead(*, conn: Connection) -> bool:

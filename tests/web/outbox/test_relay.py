@@ -9,8 +9,9 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
+from sqlalchemy.pool import NullPool
 
-from shared.db import make_sessionmaker
+from shared.db import make_engine, make_sessionmaker
 from shared.events import new_event
 from shared.settings import Settings
 from tests.conftest import AuthActions
@@ -21,6 +22,7 @@ from tests.web.outbox.conftest import (
     per_user_order,
     wait_until_published,
 )
+from web.outbox.publishers import make_publisher
 from web.outbox.publishers.base import Outgoing
 from web.outbox.relay import Relay, settle
 from web.outbox.store import commit_with_events
@@ -69,6 +71,36 @@ def test_a_commit_wakes_the_relay_at_once(
     assert [r.event["task_data"]["title"] for r in sorted(records, key=lambda r: r.offset)] == [
         f"t{n}" for n in range(20)
     ]
+
+
+def test_commits_during_a_round_wake_the_relay_once_not_once_each(
+    kafka_settings: Settings, engine: Engine, auth: AuthActions
+) -> None:
+    """Twenty commits queue twenty NOTIFYs; one round publishes them all and leaves no wake-up behind."""
+    settings = kafka_settings.__class__(**{**kafka_settings.__dict__, "relay_poll_seconds": 0.3})
+    relay_engine = make_engine(settings, poolclass=NullPool)
+    relay = Relay(engine=relay_engine, publisher=make_publisher(settings), settings=settings)
+    user_id = auth.register().user_id
+    sessions = make_sessionmaker(engine)
+    try:
+        relay.step()
+        assert relay.leading
+        for n in range(20):
+            with sessions() as session:
+                event = new_event(event_type="created", user_id=user_id, task_id=n, title=f"t{n}",
+                                  description="", completed=False)  # fmt: skip
+                commit_with_events(session=session, events=[event])
+        relay._wait(5.0)  # the queued NOTIFYs end the wait at once
+        relay.step()
+        assert pending_count(engine) == 0
+        started = time.monotonic()
+        relay._wait(settings.relay_poll_seconds)
+        assert time.monotonic() - started >= 0.25, "a wake-up for an already published commit was left queued"
+    finally:
+        relay.stop()
+        relay._resign()
+        relay.publisher.close()
+        relay_engine.dispose()
 
 
 @pytest.mark.slow
