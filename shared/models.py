@@ -98,6 +98,15 @@ class OutboxEvent(Base):
     parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# The task's title and description as the search reads them, each with a pg_trgm index (migration
+# 0004). SQL text, not SQLAlchemy expressions with bound keys: the planner matches an expression
+# index only against the same constants, so queries use exactly these strings.
+AUDIT_SEARCH_FIELDS = {
+    "title": "(event_data['task_data'] ->> 'title')",
+    "description": "(event_data['task_data'] ->> 'description')",
+}
+
+
 class AuditLog(Base):
     """One row per task event ever consumed, hash-chained per user (shared.audit_chain); append-only."""
 
@@ -108,6 +117,11 @@ class AuditLog(Base):
         Index("ix_audit_log_user_time", "user_id", "timestamp", "id"),
         Index("ix_audit_log_user_type_time", "user_id", "event_type", "timestamp", "id"),
         Index("ix_audit_log_task_time", "task_id", "timestamp", "id"),
+        # pg_trgm: a rare word is found without reading a user's whole trail.
+        *(
+            Index(f"ix_audit_log_search_{name}", text(f"{sql} gin_trgm_ops"), postgresql_using="gin")
+            for name, sql in AUDIT_SEARCH_FIELDS.items()
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
