@@ -27,6 +27,8 @@ import psycopg
 from devstack.kafka import free_port
 from devstack.postgres import EmbeddedPostgres, drop_database, ensure_database
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -195,9 +197,10 @@ def running_stack(
         if code is not None:
             env["PYTHONPATH"] = str(code.resolve())
         out = open(log or scratch / "stack.log", "ab")  # noqa: SIM115
+        # The checkout as working directory, as `make run` has it: gunicorn reads gunicorn.conf.py there.
         process = subprocess.Popen(
             stack_command(),
-            cwd=scratch,
+            cwd=code or ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
