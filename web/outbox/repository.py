@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, case, delete, func, insert, select, text, update
 
 from shared.db import SessionLike
 from shared.models import OutboxEvent
@@ -34,7 +34,8 @@ def insert_events(*, session: SessionLike, rows: list[dict[str, Any]]) -> None:
     """
     # Rows as execution parameters, not .values(rows): a statement carrying its values is compiled
     # afresh on every call (SQLAlchemy cannot cache it), which profiling showed on every create.
-    session.execute(insert(OutboxEvent.__table__).returning(func.pg_notify(CHANNEL, "")), rows)
+    table = cast(Table, OutboxEvent.__table__)
+    session.execute(insert(table).returning(func.pg_notify(CHANNEL, "")), rows)
 
 
 def try_lead(*, conn: Connection) -> bool:
