@@ -99,7 +99,7 @@ class OutboxEvent(Base):
 
 
 # The task's title and description as the search reads them, each with a pg_trgm index (migration
-# 0011). SQL text, not SQLAlchemy expressions with bound keys: the planner matches an expression
+# 0013). SQL text, not SQLAlchemy expressions with bound keys: the planner matches an expression
 # index only against the same constants, so queries use exactly these strings.
 AUDIT_SEARCH_FIELDS = {
     "title": "(event_data['task_data'] ->> 'title')",

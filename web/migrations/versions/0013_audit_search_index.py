@@ -8,16 +8,16 @@ stays `title ILIKE p OR description ILIKE p`, and each index's statistics let th
 a rare word (start from the index) from a common one (walk the user's time index). Built CONCURRENTLY so an existing trail stays writable; the
 extension stays on downgrade (other objects may use it, and it costs nothing idle).
 
-Revision ID: 0011_audit_search_index
-Revises: 0010_webhooks
+Revision ID: 0013_audit_search_index
+Revises: 0012_email_verification
 Create Date: 2026-12-01 13:45:00
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0011_audit_search_index'
-down_revision = '0010_webhooks'
+revision = '0013_audit_search_index'
+down_revision = '0012_email_verification'
 branch_labels = None
 depends_on = None
 
