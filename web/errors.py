@@ -19,9 +19,10 @@ from flask import (
     url_for,
 )
 from flask_jwt_extended import unset_jwt_cookies
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable
 
-from web.extensions import jwt
+from web.extensions import db, jwt
 
 
 class ApiError(Exception):
@@ -85,6 +86,22 @@ def _handle_too_large(error: RequestEntityTooLarge) -> Response | tuple[str, int
     return render_template("errors/error.html", status=413, error=error), 413
 
 
+def _handle_database_down(error: OperationalError) -> Response | tuple[str, int]:
+    """503 with Retry-After while PostgreSQL is unreachable: a transient outage, not the request's fault.
+
+    The session is rolled back so the connection pool drops the dead connection; the client may retry
+    as soon as the server is back (pool_pre_ping checks connections out alive again).
+    """
+    current_app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+    db.session.rollback()
+    if _wants_json():
+        response = json_error(503, "database_unavailable", "the database is unavailable; retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response
+    page = ServiceUnavailable("The database is unavailable for a moment. Please try again shortly.")
+    return render_template("errors/error.html", status=503, error=page), 503
+
+
 def _token_problem(code: str, message: str) -> Response:
     """401 in the API's shape; on pages, back to the login form with the cookies cleared."""
     if _wants_json():
@@ -125,4 +142,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(RequestEntityTooLarge, _handle_too_large)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(OperationalError, _handle_database_down)
     _register_jwt_handlers()
