@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -18,7 +18,7 @@ from shared.events import (
     format_timestamp,
     parse_timestamp,
 )
-from web.requests import ascii_int, text_problem
+from web.requests import ascii_int, parse_moment, text_problem
 
 SORTS = ("-timestamp", "timestamp")
 DEFAULT_LIMIT = 50
@@ -109,31 +109,6 @@ def decode_cursor(text: str) -> Cursor:
     except (EventValidationError, OverflowError):
         raise ValueError("is not a valid cursor") from None
     return Cursor(timestamp=moment, id=row_id, sort=sort, direction=direction)
-
-
-def parse_moment(raw: str, *, end_of_day: bool) -> datetime:
-    """An RFC 3339 date-time, or a full-date meaning that UTC day (its start, or the next day's start)."""
-    if not raw.isascii():
-        raise ValueError("must be an RFC 3339 date-time or date in ASCII digits")
-    try:
-        return _moment_of(raw, end_of_day=end_of_day)
-    except OverflowError:
-        raise ValueError("is outside the supported range of dates") from None
-
-
-def _moment_of(raw: str, *, end_of_day: bool) -> datetime:
-    """Parse a full-date or date-time; OverflowError at the ends of the calendar (9999-12-31, 0001-01-01)."""
-    if len(raw) == 10 and "T" not in raw.upper():
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            raise ValueError("must be an RFC 3339 date-time or date") from None
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return start + timedelta(days=1) if end_of_day else start
-    try:
-        return parse_timestamp(raw)
-    except EventValidationError:
-        raise ValueError("must be an RFC 3339 date-time with a time zone, or a date") from None
 
 
 def _int_in(raw: str, low: int, high: int) -> int:

@@ -8,8 +8,7 @@ from typing import Any
 
 from shared.events import format_timestamp
 from shared.models import Task
-from web.audit.schemas import parse_moment
-from web.requests import text_problem
+from web.requests import parse_moment, text_problem
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 2000
