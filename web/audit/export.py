@@ -84,10 +84,20 @@ def csv_lines(rows: Iterable[Row[Any]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+# JSON allows U+2028 and U+2029 raw, but many line readers split on them: escape them, so each
+# record stays on its one line whatever a title holds.
+LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def ndjson_lines(rows: Iterable[Row[Any]]) -> Iterator[str]:
     """One JSON object per line, in the API's item shape."""
     for batch in _batched(rows, ROWS_PER_WRITE):
-        yield "".join(json.dumps(entry_json(row), ensure_ascii=False) + "\n" for row in batch)
+        yield "".join(_ndjson_line(entry_json(row)) for row in batch)
+
+
+def _ndjson_line(item: dict[str, Any]) -> str:
+    """An item as one line of JSON, with no character a line reader could split it on."""
+    return json.dumps(item, ensure_ascii=False).translate(LINE_SEPARATORS) + "\n"
 
 
 def export_response(*, session: SessionLike, user_id: str, query: AuditQuery, fmt: str) -> Response:

@@ -110,3 +110,15 @@ def test_bad_export_requests_are_422_before_any_streaming(client, user, params, 
     response = _export(client, user, **params)
     assert response.status_code == 422
     assert set(response.get_json()["error"]["fields"]) == fields
+
+
+def test_line_and_paragraph_separators_never_split_an_ndjson_record(client, user, trail):
+    trail.add(title="one\u2028two", description="three\u2029four\nfive")
+    body = _export(client, user, format="ndjson").get_data(as_text=True)
+    lines = body.splitlines()  # str.splitlines splits on U+2028 and U+2029 too
+    assert len(lines) == 1
+    assert json.loads(lines[0])["event_data"]["task_data"] == {
+        "title": "one\u2028two",
+        "description": "three\u2029four\nfive",
+        "completed": False,
+    }
