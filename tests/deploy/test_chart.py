@@ -142,6 +142,14 @@ def test_helm_test_hook_checks_readyz(render, find):
             ["secrets.existingSecret=", "secrets.secretKey=" + "k" * 32, "secrets.jwtSecretKey=" + "j" * 32],
             "set secrets.databaseUrl",
         ),
+        (
+            ["secrets.existingSecret=", "secrets.secretKey=" + "k" * 32, "secrets.jwtSecretKey=" + "j" * 32],
+            "set secrets.workerDatabaseUrl",
+        ),
+        (
+            ["secrets.existingSecret=", "inCluster.enabled=true", "inCluster.postgresql.password=pw"],
+            "needs inCluster.postgresql.workerPassword",
+        ),
         (["kafka.securityProtocol=SASL_SSL"], "needs kafka.saslMechanism"),
         (["kafka.bootstrapServers="], "Kafka is not configured"),
         (["web.ingress.enabled=true", "web.ingress.tls.enabled=true"], "needs web.ingress.tls.secretName"),
@@ -177,6 +185,7 @@ def test_chart_managed_secret_renders_when_values_are_given(render, find):
         "secrets.secretKey=" + "s" * 40,
         "secrets.jwtSecretKey=" + "j" * 40,
         "inCluster.postgresql.password=p@ss word",
+        "inCluster.postgresql.workerPassword=w",
     )
     secret = find(docs, "Secret", "todo-platform")
     assert secret["stringData"]["DATABASE_URL"] == (
@@ -188,6 +197,7 @@ def test_chart_managed_secret_renders_when_values_are_given(render, find):
         "secrets.secretKey=" + "s" * 40,
         "secrets.jwtSecretKey=" + "j" * 40,
         "secrets.databaseUrl=postgresql://u:p@db:25060/todo?sslmode=require",
+        "secrets.workerDatabaseUrl=postgresql://todo_worker:w@db:25060/todo?sslmode=require",
     )
     # Hooks run before the release's own Secret exists, so they get a hook-time copy.
     assert find(docs, "Secret", "todo-platform-migrations")["metadata"]["annotations"]["helm.sh/hook"]

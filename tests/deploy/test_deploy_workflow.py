@@ -183,6 +183,7 @@ SECRET_VALUES = {
     "SECRET_KEY": "s3cr3t-'quoted' \"and\" $dollar",
     "JWT_SECRET_KEY": "jwt-" + "x" * 40,
     "DATABASE_URL": "postgresql://doadmin:pa ss@private-db.example:25060/todo?sslmode=require",
+    "WORKER_DATABASE_URL": "postgresql://todo_worker:w0rk3r@private-db.example:25060/todo?sslmode=require",
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "smtp-pass-1",
     "KAFKA_BOOTSTRAP_SERVERS": "private-kafka.example:25073",
@@ -243,7 +244,14 @@ def test_secrets_reach_the_cluster_without_argv_or_a_last_applied_annotation(too
     app = {k: base64.b64decode(v).decode() for k, v in by_name["todo-platform-app"]["data"].items()}
     assert app == {
         k: SECRET_VALUES[k]
-        for k in ("SECRET_KEY", "JWT_SECRET_KEY", "DATABASE_URL", "SMTP_USERNAME", "SMTP_PASSWORD")
+        for k in (
+            "SECRET_KEY",
+            "JWT_SECRET_KEY",
+            "DATABASE_URL",
+            "WORKER_DATABASE_URL",
+            "SMTP_USERNAME",
+            "SMTP_PASSWORD",
+        )
     }
     kafka = {k: base64.b64decode(v).decode() for k, v in by_name["todo-platform-kafka"]["data"].items()}
     assert kafka["KAFKA_SASL_PASSWORD"] == SECRET_VALUES["KAFKA_SASL_PASSWORD"]

@@ -154,6 +154,7 @@ def test_trial_with_a_chart_managed_secret_migrates_from_the_release_secret(rend
         "secrets.secretKey=" + "s" * 40,
         "secrets.jwtSecretKey=" + "j" * 40,
         "inCluster.postgresql.password=pw",
+        "inCluster.postgresql.workerPassword=w",
     )
     job = find(docs, "Job", "todo-platform-migrations-install")
     refs = {
@@ -383,10 +384,82 @@ def test_each_role_gets_only_the_secrets_it_uses(render, find, value_set):
         "relay": (find(docs, *RELAY), flask_app),
         # the worker signs nothing: no SECRET_KEY or JWT_SECRET_KEY
         "worker": (find(docs, *WORKER), {"DATABASE_URL"} | smtp | kafka),
-        "migrations": (jobs[0], flask_app),
+        # and the worker role's login, which `db roles` creates
+        "migrations": (jobs[0], flask_app | {"WORKER_DATABASE_URL"}),
     }
     for role, (doc, names) in expected.items():
         assert _secret_names(_pod(doc)["containers"][0]) == names, role
+
+
+def _secret_keys(container: dict[str, Any]) -> dict[str, str]:
+    """Variable -> the Secret key it is read from."""
+    return {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["key"]
+        for e in container.get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_the_worker_connects_as_its_own_role_and_the_others_as_the_owner(render, find, value_set):
+    docs = render(value_set, typed=SEPARATE)
+    # The worker's DATABASE_URL is the role that may only SELECT and INSERT audit_log; it never
+    # gets the owner's URL, under either name.
+    worker = _secret_keys(_pod(find(docs, *WORKER))["containers"][0])
+    assert worker["DATABASE_URL"] == "WORKER_DATABASE_URL"
+    assert "WORKER_DATABASE_URL" not in worker
+    assert "DATABASE_URL" not in worker.values()
+    for workload in (WEB, RELAY):
+        keys = _secret_keys(_pod(find(docs, *workload))["containers"][0])
+        assert keys["DATABASE_URL"] == "DATABASE_URL", workload
+        assert "WORKER_DATABASE_URL" not in keys.values(), workload
+
+
+@pytest.mark.parametrize(
+    ("value_set", "job"), [("incluster", "install"), ("incluster", "upgrade"), ("production", "")]
+)
+def test_the_migrations_job_creates_the_workers_role_right_after_upgrading(helm, find, value_set, job):
+    extra = ("--is-upgrade",) if job == "upgrade" else ()
+    result = helm(*_render_args(value_set, *extra))
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    name = "todo-platform-migrations" + ("-install" if job == "install" else "")
+    container = _pod(find(docs, "Job", name))["containers"][0]
+    # As the owner, with the worker's login to create: both URLs, each under its own name.
+    keys = _secret_keys(container)
+    assert keys["DATABASE_URL"] == "DATABASE_URL"
+    assert keys["WORKER_DATABASE_URL"] == "WORKER_DATABASE_URL"
+    script = container["command"][-1]
+    upgrade = script.index("flask --app web db upgrade")
+    # Only once the upgrade succeeded (its grants cover the tables it added), and its exit code is the Job's.
+    assert script[upgrade:].startswith("flask --app web db upgrade && exec flask --app web db roles;")
+
+
+def test_a_chart_managed_secret_carries_the_workers_url(render, find):
+    chart_managed = (
+        "secrets.existingSecret=",
+        "secrets.secretKey=" + "s" * 40,
+        "secrets.jwtSecretKey=" + "j" * 40,
+    )
+    docs = render(
+        "incluster",
+        *chart_managed,
+        "inCluster.postgresql.password=pw",
+        "inCluster.postgresql.workerPassword=w/p",
+    )
+    assert find(docs, "Secret", "todo-platform")["stringData"]["WORKER_DATABASE_URL"] == (
+        "postgresql://todo_worker:w%2Fp@todo-platform-postgresql:5432/todo"
+    )
+    worker_url = "postgresql://todo_worker:w@db:25060/todo?sslmode=require"
+    docs = render(
+        "production",
+        *chart_managed,
+        "secrets.databaseUrl=postgresql://u:p@db:25060/todo?sslmode=require",
+        "secrets.workerDatabaseUrl=" + worker_url,
+    )
+    # The hook-time copy too: the migrations Job runs before the release's own Secret exists.
+    for name in ("todo-platform", "todo-platform-migrations"):
+        assert find(docs, "Secret", name)["stringData"]["WORKER_DATABASE_URL"] == worker_url, name
 
 
 def test_without_dapr_web_and_relay_get_kafka_credentials(render, find):

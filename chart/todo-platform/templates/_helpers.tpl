@@ -112,13 +112,16 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.dapr.appTimeoutSeconds | quote }}
 {{- end }}
 
-{{/* One variable from a Secret: call with (dict "name" "DATABASE_URL" "secret" $secretName "optional" false). */}}
+{{/*
+One variable from a Secret: call with (dict "name" "DATABASE_URL" "secret" $secretName "optional" false),
+and "key" when the Secret holds it under another name.
+*/}}
 {{- define "todo-platform.secretEnv" -}}
 - name: {{ .name }}
   valueFrom:
     secretKeyRef:
       name: {{ .secret }}
-      key: {{ .name }}
+      key: {{ default .name .key }}
       {{- if .optional }}
       optional: true
       {{- end }}
@@ -131,9 +134,11 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 The secrets a role uses, and no others: call with (dict "ctx" $ "role" "web|worker|relay|migrations").
-DATABASE_URL: all. SECRET_KEY and JWT_SECRET_KEY: the roles that build the Flask app (web, relay,
-migrations), which refuses to start without them in production. SMTP: the worker, which sends the
-mail. Kafka credentials: whoever talks to Kafka (the sidecar reads its own from the Component).
+DATABASE_URL: all, the owner's for web, relay and migrations, the worker role's (the Secret's
+WORKER_DATABASE_URL) for the worker, which may then only SELECT and INSERT audit_log. SECRET_KEY and
+JWT_SECRET_KEY: the roles that build the Flask app (web, relay, migrations), which refuses to start
+without them in production. SMTP: the worker, which sends the mail. Kafka credentials: whoever
+talks to Kafka (the sidecar reads its own from the Component).
 */}}
 {{- define "todo-platform.env" -}}
 {{- $secret := include "todo-platform.secretName" .ctx }}
@@ -141,7 +146,8 @@ mail. Kafka credentials: whoever talks to Kafka (the sidecar reads its own from 
 {{- include "todo-platform.secretEnv" (dict "name" "SECRET_KEY" "secret" $secret) }}
 {{ include "todo-platform.secretEnv" (dict "name" "JWT_SECRET_KEY" "secret" $secret) }}
 {{ end }}
-{{- include "todo-platform.secretEnv" (dict "name" "DATABASE_URL" "secret" $secret) }}
+{{- $databaseKey := ternary "WORKER_DATABASE_URL" "DATABASE_URL" (eq .role "worker") }}
+{{- include "todo-platform.secretEnv" (dict "name" "DATABASE_URL" "key" $databaseKey "secret" $secret) }}
 {{- if eq .role "worker" }}
 {{ include "todo-platform.secretEnv" (dict "name" "SMTP_USERNAME" "secret" $secret "optional" true) }}
 {{ include "todo-platform.secretEnv" (dict "name" "SMTP_PASSWORD" "secret" $secret "optional" true) }}
@@ -167,6 +173,26 @@ mail. Kafka credentials: whoever talks to Kafka (the sidecar reads its own from 
 {{ include "todo-platform.secretEnv" (dict "name" . "secret" $.ctx.Values.kafka.existingSecret) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The owner's DATABASE_URL of a chart-managed Secret: secrets.databaseUrl, else the in-cluster PostgreSQL's. */}}
+{{- define "todo-platform.databaseUrl" -}}
+{{- $pg := .Values.inCluster.postgresql }}
+{{- if .Values.secrets.databaseUrl }}
+{{- .Values.secrets.databaseUrl }}
+{{- else if .Values.inCluster.enabled }}
+{{- printf "postgresql://%s:%s@%s-postgresql:5432/%s" $pg.user (urlquery $pg.password) (include "todo-platform.fullname" .) $pg.database }}
+{{- end }}
+{{- end }}
+
+{{/* The worker role's WORKER_DATABASE_URL of a chart-managed Secret, built like the owner's. */}}
+{{- define "todo-platform.workerDatabaseUrl" -}}
+{{- $pg := .Values.inCluster.postgresql }}
+{{- if .Values.secrets.workerDatabaseUrl }}
+{{- .Values.secrets.workerDatabaseUrl }}
+{{- else if .Values.inCluster.enabled }}
+{{- printf "postgresql://%s:%s@%s-postgresql:5432/%s" $pg.workerUser (urlquery $pg.workerPassword) (include "todo-platform.fullname" .) $pg.database }}
 {{- end }}
 {{- end }}
 
@@ -285,6 +311,12 @@ each worker its pool and overflow; each separate relay one; the migrations Job o
 {{- end }}
 {{- if and .Values.inCluster.enabled (not .Values.inCluster.postgresql.password) }}
 {{- $errors = append $errors "inCluster.enabled with a chart-managed Secret needs inCluster.postgresql.password." }}
+{{- end }}
+{{- if and (not .Values.secrets.workerDatabaseUrl) (not .Values.inCluster.enabled) }}
+{{- $errors = append $errors "secrets.existingSecret is empty, so set secrets.workerDatabaseUrl (postgresql://todo_worker:...@.../todo?sslmode=require, the worker's own role, which the migrations Job creates), or name an existing Secret in secrets.existingSecret." }}
+{{- end }}
+{{- if and .Values.inCluster.enabled (not .Values.secrets.workerDatabaseUrl) (not .Values.inCluster.postgresql.workerPassword) }}
+{{- $errors = append $errors "inCluster.enabled with a chart-managed Secret needs inCluster.postgresql.workerPassword (the worker role's, which the migrations Job creates)." }}
 {{- end }}
 {{- end }}
 {{- if and (not .Values.inCluster.enabled) (not .Values.kafka.existingSecret) (not .Values.kafka.bootstrapServers) }}
