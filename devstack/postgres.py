@@ -6,7 +6,7 @@ import re
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -48,6 +48,13 @@ def with_database(url: str, database: str) -> str:
     """The same server URL pointing at another database."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + database))
+
+
+def with_login(url: str, user: str, password: str) -> str:
+    """The same server and database URL, logged in as another role."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
 
 
 def ensure_database(url: str, database: str) -> str:

@@ -6,6 +6,7 @@ worker, and the web app last, so that "ready" is printed only when a person can 
 
 from __future__ import annotations
 
+import secrets
 import signal
 import sys
 import time
@@ -13,16 +14,18 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from devstack.postgres import EmbeddedPostgres, ensure_database
+from devstack.postgres import EmbeddedPostgres, ensure_database, with_login
 from devstack.supervisor import Service, ServiceDied, Supervisor
 from shared.settings import environment, is_set, load_settings
 
 VAR = Path("var")
 DEV_DATABASE = "todo"
+# The worker's login on the embedded server, as compose and the chart name it.
+DEV_WORKER_ROLE = "todo_worker"
 
 
 def prepare_database(env: dict[str, str], sup: Supervisor) -> EmbeddedPostgres | None:
-    """Start the embedded server in var/pg unless DATABASE_URL is set, then migrate."""
+    """Start the embedded server in var/pg unless DATABASE_URL is set, migrate, and make the worker's role."""
     from web.upgrade import upgrade_database
 
     server = None
@@ -30,8 +33,14 @@ def prepare_database(env: dict[str, str], sup: Supervisor) -> EmbeddedPostgres |
         server = EmbeddedPostgres((VAR / "pg").resolve())
         env["DATABASE_URL"] = ensure_database(server.url("postgres"), DEV_DATABASE)
         sup.say("postgres", f"embedded PostgreSQL, data in {VAR / 'pg'}")
-    upgrade_database(load_settings(env))
-    sup.say("postgres", "migrations applied")
+        if not is_set("WORKER_DATABASE_URL", env):
+            # A fresh password each run: `db roles` resets it, so none is kept or hard-coded.
+            password = secrets.token_urlsafe(24)
+            env["WORKER_DATABASE_URL"] = with_login(env["DATABASE_URL"], DEV_WORKER_ROLE, password)
+    settings = load_settings(env)
+    worker_role = bool(settings.worker_database_url)
+    upgrade_database(settings, worker_role=worker_role)
+    sup.say("postgres", "migrations applied" + (", worker role granted" if worker_role else ""))
     return server
 
 
@@ -87,9 +96,11 @@ def mail_sink_service(env: dict[str, str]) -> Service:
 
 
 def worker_service(env: dict[str, str]) -> Service:
-    """The Faust stream worker, exactly as the Procfile runs it."""
+    """The Faust stream worker as the Procfile runs it, logged in as its own role when there is one."""
     argv = [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "info"]
-    return Service("worker", argv, env)
+    # As in compose and the chart: the worker's DATABASE_URL is its role's, never the owner's.
+    worker_url = load_settings(env).for_worker().database_url
+    return Service("worker", argv, {**env, "DATABASE_URL": worker_url})
 
 
 def start_mail_and_worker(env: dict[str, str], sup: Supervisor) -> None:

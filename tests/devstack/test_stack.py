@@ -126,6 +126,19 @@ def _counts_when_total(stack: DevStack, base: str, token: str, *, total: int) ->
     return counts if counts["total"] == total else None
 
 
+def _database_users(folder: Path) -> set[str]:
+    """The roles of the sessions on the stack's database, asked over the embedded server's socket."""
+    import psycopg
+
+    # postmaster.pid: line 4 is the port, line 5 the socket directory.
+    lines = (folder / "var" / "pg" / "postmaster.pid").read_text().splitlines()
+    with psycopg.connect(host=lines[4], port=lines[3], user="postgres", dbname="todo") as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'todo' AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
 def test_make_run_serves_the_whole_pipeline_and_keeps_data_across_runs(folder, stack_env):
     stack = DevStack(folder, stack_env)
     ready_after = stack.start()
@@ -147,6 +160,8 @@ def test_make_run_serves_the_whole_pipeline_and_keeps_data_across_runs(folder, s
         # The counts table is fed through the worker's repartition topic, so it may trail the audit rows.
         counts = _wait_for(lambda: _counts_when_total(stack, base, token, total=2))
         assert counts["source"] == "stream"
+        # The worker wrote those rows as its own role; the web app stays the tables' owner.
+        assert {"todo_worker", "postgres"} <= _database_users(folder)
     finally:
         code = stack.stop()
     assert code == 0, "\n".join(stack.lines[-30:])
