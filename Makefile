@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bootstrap clean
+.PHONY: run test lint bootstrap clean bench
 
 bootstrap: $(STAMP)
 
@@ -22,6 +22,11 @@ run: bootstrap
 
 test: bootstrap
 	$(BIN)/pytest
+
+# Benchmarks (not part of `make test`): each prints its figures beside a baseline from the same run.
+bench: bootstrap
+	$(BIN)/python -m bench.audit_ingest
+	$(BIN)/python -m bench.worker_ingest
 
 lint: bootstrap
 	$(BIN)/ruff check .

@@ -1,14 +1,16 @@
-"""What the benchmarks share: a migrated database to measure on, and event generation."""
+"""What the benchmarks share: a migrated database, a broker, the mail sink, and event generation."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from devstack.kafka import TansuBroker, create_topics
 from devstack.postgres import EmbeddedPostgres, drop_database, ensure_database
 from shared.events import TaskEvent, new_event
 from shared.settings import load_settings
@@ -19,8 +21,9 @@ EVENT_TYPES = ("created", "updated", "completed", "deleted")
 
 @contextmanager
 def bench_database() -> Iterator[str]:
-    """A freshly migrated database: on TEST_DATABASE_URL's server if set, else an embedded one."""
-    admin = load_settings().test_database_url
+    """A freshly migrated database on TEST_DATABASE_URL's or DATABASE_URL's server, else an embedded one."""
+    settings = load_settings()
+    admin = settings.test_database_url or settings.database_url
     parent = None
     server = None
     if not admin:
@@ -39,6 +42,45 @@ def bench_database() -> Iterator[str]:
             server.stop()
         if parent is not None:
             shutil.rmtree(parent, ignore_errors=True)
+
+
+@contextmanager
+def bench_broker() -> Iterator[str]:
+    """Bootstrap servers: KAFKA_BOOTSTRAP_SERVERS when set, else a Tansu broker for this run."""
+    from shared.settings import is_set
+
+    if is_set("KAFKA_BOOTSTRAP_SERVERS"):
+        yield load_settings().kafka_bootstrap_servers
+        return
+    broker = TansuBroker().start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+def bench_topics(bootstrap: str, partitions: int) -> tuple[str, str]:
+    """Fresh task-events and DLQ topics for one run: (events, dlq)."""
+    suffix = uuid.uuid4().hex[:8]
+    events, dlq = f"task-events-bench-{suffix}", f"task-events-dlq-bench-{suffix}"
+    create_topics(bootstrap, {events: partitions, dlq: 1})
+    return events, dlq
+
+
+@contextmanager
+def running(argv: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process logging to log_path, terminated (then killed) on exit."""
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def make_events(count: int, users: int = 100) -> list[TaskEvent]:

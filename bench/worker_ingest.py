@@ -1,0 +1,208 @@
+"""Worker ingestion: the real `faust worker`, as the Procfile starts it, beside two baselines in one run.
+
+A topic preloaded with the relay's own records (CloudEvents, keyed by user, 6 partitions) is consumed
+by: one INSERT+COMMIT per event (naive), a bare aiokafka -> COPY -> INSERT ON CONFLICT pipeline
+(bare), and the worker with every agent running, timed from /ready/ until audit_log holds every
+event and /counts/ agrees for every user. Completion mail goes to the dev SMTP sink and is timed too.
+Goals (issue 9): worker >= 0.5x bare and >= 5x naive.
+Run: .venv/bin/python -m bench.worker_ingest [--events 100000] [--users 1000] [--profile out.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from bench import baselines
+from bench.common import bench_broker, bench_database, bench_topics, running
+from bench.workload import create_users, expected_counts, preload, task_events
+from devstack.kafka import free_port, wait_for_port
+from devstack.stack import mail_sink_service, worker_service
+from shared.settings import environment, load_settings
+
+
+def wait(predicate: Callable[[], bool], *, timeout: float, what: str, every: float = 0.1) -> float:
+    """Poll until predicate() holds; the perf_counter time it first did."""
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+    return time.perf_counter()
+
+
+def audit_rows(url: str) -> int:
+    """Rows in audit_log."""
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM audit_log").fetchone()[0])  # type: ignore[index]
+
+
+def audit_id(url: str) -> int:
+    """The highest audit_log id (an index lookup: cheap enough to poll while the worker runs)."""
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0])  # type: ignore[index]
+
+
+def counts_disagreeing(base: str, expected: dict[str, dict[str, object]]) -> list[str]:
+    """Users whose /counts/ on the worker differs from what every event counted gives."""
+
+    async def check() -> list[str]:
+        limit = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+
+            async def wrong(user: str) -> bool:
+                async with limit:
+                    response = await client.get(f"/counts/{user}/")
+                return response.status_code != 200 or response.json() != expected[user]
+
+            results = await asyncio.gather(*(wrong(user) for user in expected))
+        return [user for user, bad in zip(expected, results, strict=True) if bad]
+
+    return asyncio.run(check())
+
+
+def baseline(name: str, write: baselines.Writer, *, url: str, events: int, **kwargs: object) -> float:
+    """Events/s of one baseline on an empty audit_log, after checking every row landed."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE audit_log")
+    seconds = baselines.run(
+        url=url, events=events, write=write, group=f"bench-{uuid.uuid4().hex[:8]}", **kwargs
+    )
+    if (rows := audit_rows(url)) != events:
+        raise SystemExit(f"{name}: {rows} rows for {events} events")
+    rate = events / seconds
+    print(f"{name:<34} {events:>7} events in {seconds:6.2f}s = {rate:>8,.0f} events/s", flush=True)
+    return rate
+
+
+def profiler(pid: int, path: str | None) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the worker (raw collapsed stacks for .txt, else a flame graph), or None."""
+    if not path:
+        return None
+    kind = "raw" if path.endswith(".txt") else "flamegraph"
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy, "record", "--pid", str(pid), "--rate", "100", "--format", kind, "-o", path]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+
+
+def worker_env(url: str, bootstrap: str, topics: tuple[str, str], work: Path) -> dict[str, str]:
+    """The worker's environment: dev defaults, this run's database, broker, topics and mail sink."""
+    return {
+        **environment(),
+        "APP_ENV": "development",
+        "DATABASE_URL": url,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "TASK_EVENTS_TOPIC": topics[0],
+        "TASK_EVENTS_DLQ_TOPIC": topics[1],
+        "WORKER_APP_ID": f"bench-streams-{uuid.uuid4().hex[:8]}",
+        "WORKER_WEB_PORT": str(free_port()),
+        "WORKER_DATA_DIR": str(work / "worker"),
+        "SMTP_PORT": str(free_port()),
+        "MAIL_DIR": str(work / "mail"),
+    }
+
+
+def measure_worker(url: str, env: dict[str, str], events: list, work: Path, args: argparse.Namespace) -> dict:
+    """Run the worker until audit_log and /counts/ hold every event; then wait for the mail."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE audit_log, sent_notifications")
+    expected = expected_counts(events)
+    completions = sum(1 for e in events if e.event_type == "completed")
+    settings = load_settings(env)
+    base = f"http://127.0.0.1:{settings.worker_web_port}"
+    first_id = audit_id(url)
+    with running(mail_sink_service(env).argv, env, work / "mail.log"):
+        wait_for_port(settings.smtp_host, settings.smtp_port)
+        with running(worker_service(env).argv, env, work / "worker.log") as worker:
+            launched = time.perf_counter()
+            ready = wait(lambda: _ready(base), timeout=120, what="worker /ready/", every=0.05)
+            spy = profiler(worker.pid, args.profile)
+            ids_in = wait(lambda: audit_id(url) - first_id >= len(events) or audit_rows(url) >= len(events),
+                          timeout=args.timeout, what="audit_log to hold every event")  # fmt: skip
+            agreed = lambda: not counts_disagreeing(base, expected)  # noqa: E731
+            done = wait(agreed, timeout=args.timeout, what="/counts/ to agree", every=0.5)
+            mailed = wait(
+                lambda: _mails(work / "mail") >= completions, timeout=args.timeout, what="mail", every=0.5
+            )
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+    rows = audit_rows(url)
+    if rows != len(events) or _mails(work / "mail") != completions:
+        raise SystemExit(f"worker: {rows} rows for {len(events)} events, {_mails(work / 'mail')} mails")
+    seconds = done - ready
+    print(f"{'worker (faust, all agents)':<34} {len(events):>7} events in {seconds:6.2f}s = "
+          f"{len(events) / seconds:>8,.0f} events/s  (start to ready {ready - launched:.1f}s, "
+          f"rows in at {ids_in - ready:.2f}s, counts at {seconds:.2f}s, "
+          f"{completions} mails at {mailed - ready:.2f}s)",
+          flush=True)  # fmt: skip
+    return {"rate": len(events) / seconds, "mail_seconds": mailed - ready, "ready_seconds": ready - launched}
+
+
+def _ready(base: str) -> bool:
+    """Whether the worker's /ready/ answers 200."""
+    try:
+        return httpx.get(f"{base}/ready/", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _mails(directory: Path) -> int:
+    """.eml files the sink has saved."""
+    return (
+        sum(1 for entry in os.scandir(directory) if entry.name.endswith(".eml")) if directory.exists() else 0
+    )
+
+
+def main() -> None:
+    """Preload the topic, measure the baselines and the worker, print figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--naive-events", type=int, default=10_000, help="events for the naive baseline")
+    parser.add_argument("--batch", type=int, default=load_settings().audit_batch_size, help="bare batch")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--profile", help="record the worker with py-spy to this file (.txt: raw stacks)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="todo-bench-worker-"))
+    partitions = load_settings().task_events_partitions
+    with bench_database() as url, bench_broker() as bootstrap:
+        events = task_events(create_users(url, args.users), args.events)
+        topics = bench_topics(bootstrap, partitions)
+        started = time.perf_counter()
+        preload(bootstrap, topics[0], events)
+        print(f"preloaded {len(events)} events ({args.users} users, {partitions} partitions) "
+              f"in {time.perf_counter() - started:.1f}s; logs in {work}", flush=True)  # fmt: skip
+        common = {"url": url, "bootstrap": bootstrap, "topic": topics[0], "batch": args.batch}
+        naive = baseline(
+            "naive: INSERT+COMMIT per event", baselines.insert_each, **common, events=args.naive_events
+        )
+        bare = baseline(
+            "bare: aiokafka -> COPY -> INSERT", baselines.copy_batch, **common, events=args.events
+        )
+        worker = measure_worker(url, worker_env(url, bootstrap, topics, work), events, work, args)
+    summary = {
+        "events": args.events, "users": args.users, "naive": round(naive), "bare": round(bare),
+        "worker": round(worker["rate"]), "vs_bare": round(worker["rate"] / bare, 2),
+        "vs_naive": round(worker["rate"] / naive, 1), "mail_seconds": round(worker["mail_seconds"], 1),
+        "goals": {"vs_bare": 0.5, "vs_naive": 5},
+    }  # fmt: skip
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
