@@ -27,7 +27,7 @@ from faust.web import Request, Response, View
 from shared.activity import RANGES, Range, bucket_starts, format_start
 from shared.events import EVENT_TYPES
 from streams.app import app, settings
-from streams.counts import CountUpdate, apply_update, counts_by_user
+from streams.counts import CountUpdate, apply_update, counts_by_user, updates_in
 
 HOUR = 3600.0
 
@@ -80,9 +80,10 @@ def activity_body(user_id: str, span: Range, now: datetime) -> dict[str, Any]:
 
 @app.agent(counts_by_user)
 async def count_activity(stream: StreamT) -> None:
-    """Add each update to its user's hour, skipping redeliveries."""
+    """Add each update of each batch to its user's hour, skipping redeliveries."""
     async for event in stream.events():
-        record_activity(event.value, fallback_timestamp=sent_at(event))
+        for update in updates_in(event.value):
+            record_activity(update, fallback_timestamp=sent_at(event))
 
 
 def sent_at(event: EventT) -> float:

@@ -2,10 +2,13 @@
 
 Why a re-keying topic: the table is routed (`table_route`) by Faust's partitioner, murmur2 of the key,
 but Dapr's Kafka producer (sarama) hashes keys with FNV-1a, so a user's events may sit on a different
-partition of `task-events` than the one `table_route` would ask. The counting agent therefore
-re-publishes each event, keyed by user_id, to an internal topic with Faust's own producer; the table is
-co-partitioned with that topic, so the partition holding a user's counts is always the one murmur2
-names, whoever produced the original event.
+partition of `task-events` than the one `table_route` would ask. The audit agent therefore forwards
+what each batch counts to an internal topic, to the partition murmur2 names for each user; the table
+is co-partitioned with that topic, so the partition holding a user's counts is always the one
+table_route asks, whoever produced the original event.
+
+Batched: one message per counts partition per audited batch (never one per event), holding every
+update of that batch for the users who live on that partition; the tally writes each user once.
 
 Redelivery: every update carries its source partition and offset. A user's events all come from one
 source partition, in order, so an update at or below the last offset counted for that user is a
@@ -16,22 +19,25 @@ so the counts agree with the audit log.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 from faust import StreamT
 from faust.types import EventT
 from faust.web import Request, Response, View
 
 from shared.counts import COUNT_FIELDS, counts_body
+from shared.events import TaskEvent
 from streams.app import app, settings
-from streams.decoding import try_decode
-from streams.topics import task_events
 
 RECENT_EVENT_IDS = 50
 
 
-class CountUpdate(faust.Record, serializer="json"):
+class CountUpdate(NamedTuple):
     """One event to count, with where it came from (for spotting redeliveries)."""
 
     user_id: str
@@ -44,13 +50,17 @@ class CountUpdate(faust.Record, serializer="json"):
     timestamp: float | None = None
 
 
+class CountBatch(faust.Record, serializer="json"):
+    """The updates of one audited batch for the users of one counts partition, as plain lists."""
+
+    updates: list[list[Any]]
+
+
 counts_by_user = app.topic(
     f"{settings.worker_app_id}-counts-by-user",
     key_type=str,
-    # A table serialises str keys as JSON and table_route hashes those bytes: this topic must use the
-    # same key bytes so that a user's updates land on the partition table_route will ask.
     key_serializer="json",
-    value_type=CountUpdate,
+    value_type=CountBatch,
     partitions=settings.task_events_partitions,
     internal=True,
 )
@@ -60,20 +70,49 @@ user_to_counts = app.Table(
     # No value_type: values are plain JSON dicts (value_type=dict breaks changelog recovery).
     partitions=settings.task_events_partitions,
 )
+_partitioner = DefaultPartitioner()
 
 
-def count_update(event: EventT, *, max_bytes: int) -> CountUpdate | None:
-    """The update a raw task-events message contributes, or None if it is not a valid event."""
-    decoded = try_decode(event.message.value, max_bytes=max_bytes)
-    if isinstance(decoded, Exception):
-        return None
+def counts_partition(user_id: str) -> int:
+    """The partition table_route asks for this user: Faust's key bytes through the producer's murmur2."""
+    key = user_to_counts.changelog_topic.prepare_key(user_id, None)[0]
+    return int(_partitioner(key, list(range(user_to_counts.partitions or 1)), []))
+
+
+def count_update(task_event: TaskEvent, *, partition: int, offset: int) -> CountUpdate:
+    """The update an event read at this task-events position contributes (the worker's and the replay's)."""
     return CountUpdate(
-        user_id=decoded.user_id,
-        event_id=str(decoded.event_id),
-        event_type=decoded.event_type,
-        source_partition=event.message.partition,
-        source_offset=event.message.offset,
-        timestamp=decoded.timestamp.timestamp(),
+        task_event.user_id,
+        str(task_event.event_id),
+        task_event.event_type,
+        partition,
+        offset,
+        task_event.timestamp.timestamp(),
+    )
+
+
+def by_partition(updates: Iterable[CountUpdate]) -> dict[int, list[CountUpdate]]:
+    """Updates grouped by the counts partition of their user, each group in arrival order."""
+    grouped: dict[int, list[CountUpdate]] = defaultdict(list)
+    for update in updates:
+        grouped[counts_partition(update.user_id)].append(update)
+    return grouped
+
+
+async def forward_updates(updates: Iterable[CountUpdate]) -> None:
+    """Send updates, one message per counts partition, and wait until the broker has them all."""
+    pending = [
+        await counts_by_user.send(value=CountBatch(updates=[list(u) for u in group]), partition=p, force=True)
+        for p, group in by_partition(updates).items()
+    ]
+    await asyncio.gather(*pending)
+
+
+async def forward_counts(audited: Sequence[tuple[EventT, TaskEvent]]) -> None:
+    """Forward what an audited batch counts, each update marked with its task-events position."""
+    await forward_updates(
+        count_update(task_event, partition=event.message.partition, offset=event.message.offset)
+        for event, task_event in audited
     )
 
 
@@ -91,22 +130,35 @@ def apply_update(current: dict[str, Any] | None, update: CountUpdate) -> dict[st
     return counts
 
 
-@app.agent(task_events)
-async def rekey_counts(stream: StreamT) -> None:
-    """Forward each valid event to the counts topic keyed (and so partitioned) by user_id."""
-    async for event in stream.events():
-        update = count_update(event, max_bytes=settings.max_event_bytes)
-        if update is not None:
-            await counts_by_user.send(key=update.user_id, value=update)
+def apply_updates(current: dict[str, Any] | None, updates: Iterable[CountUpdate]) -> dict[str, Any] | None:
+    """One user's counts after a run of updates in order, or None when every one was a redelivery."""
+    changed = None
+    for update in updates:
+        changed = apply_update(changed or current, update) or changed
+    return changed
+
+
+def updates_in(batch: CountBatch) -> list[CountUpdate]:
+    """A count batch's updates, in order."""
+    return [CountUpdate(*fields) for fields in batch.updates]
+
+
+def by_user(batch: CountBatch) -> dict[str, list[CountUpdate]]:
+    """A count batch's updates per user, in order."""
+    users: dict[str, list[CountUpdate]] = defaultdict(list)
+    for update in updates_in(batch):
+        users[update.user_id].append(update)
+    return users
 
 
 @app.agent(counts_by_user)
 async def tally(stream: StreamT) -> None:
-    """Add each update to its user's counts, skipping redeliveries."""
-    async for update in stream:
-        counted = apply_update(user_to_counts.get(update.user_id), update)
-        if counted is not None:
-            user_to_counts[update.user_id] = counted
+    """Add each batch's updates to its users' counts, one table write per user, skipping redeliveries."""
+    async for batch in stream:
+        for user_id, updates in by_user(batch).items():
+            counted = apply_updates(user_to_counts.get(user_id), updates)
+            if counted is not None:
+                user_to_counts[user_id] = counted
 
 
 @app.page("/counts/{user_id}/")

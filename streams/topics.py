@@ -20,3 +20,14 @@ task_events_dlq = app.topic(
     key_serializer="raw",
     value_serializer="raw",
 )
+# The valid completions the audit agent has written, forwarded untouched (key, bytes, headers) so the
+# mail path reads only what it mails and never holds back the audit path. Internal to the worker.
+completions = app.topic(
+    f"{settings.worker_app_id}-completions",
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.task_events_partitions,
+    internal=True,
+)

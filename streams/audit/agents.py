@@ -1,4 +1,4 @@
-"""The audit agent: task events to audit_log in batches, offsets committed only after the rows."""
+"""The audit agent: task events to audit_log in batches, then handed on; offsets only after all of it."""
 
 from __future__ import annotations
 
@@ -8,15 +8,19 @@ from faust import Stream, StreamT
 
 from streams.app import app, settings
 from streams.audit.service import audit_batch
+from streams.counts import forward_counts
 from streams.holding import hold, release
+from streams.notifications.forwarding import forward_completions
 from streams.topics import task_events
 
 
 @app.agent(task_events)
 async def audit(stream: StreamT) -> None:
-    """Write each batch to audit_log (idempotently) and let its offsets advance only afterwards."""
+    """Write each batch to audit_log (idempotently), forward its counts and completions, then ack it."""
     size, within = settings.audit_batch_size, settings.audit_batch_within_seconds
     async for batch in cast(Stream, stream).take_events(size, within=within):
         hold(batch)
-        await audit_batch(batch, settings=settings)
+        audited = await audit_batch(batch, settings=settings)
+        await forward_counts(audited)
+        await forward_completions(audited)
         release(batch)

@@ -64,14 +64,16 @@ async def insert_or_isolate(
     return refused
 
 
-async def audit_batch(events: Sequence[EventT], *, settings: Settings) -> None:
-    """Make a batch durable: audit rows committed and poison messages in the DLQ."""
+async def audit_batch(events: Sequence[EventT], *, settings: Settings) -> list[tuple[EventT, TaskEvent]]:
+    """Make a batch durable (audit rows committed, poison messages in the DLQ); returns what was audited."""
     started = time.monotonic()
     good, bad = split_batch(events, max_bytes=settings.max_event_bytes)
     refused = await insert_or_isolate(good, settings) if good else []
     dead = [(event, error.reason, error.message) for event, error in [*bad, *refused]]
     await dead_letter_all(dead, max_backoff=settings.retry_max_backoff_seconds)
     _observe(good, bad_count=len(bad), refused=refused, started=started)
+    refused_events = {id(event) for event, _ in refused}
+    return [(event, task_event) for event, task_event in good if id(event) not in refused_events]
 
 
 def _observe(

@@ -11,13 +11,14 @@ from aiokafka import ConsumerRecord
 from faust.cli import option
 
 from shared.events import TaskEvent
+from streams import counts
 from streams.app import app, settings
 from streams.audit.store import insert_audit_rows
 from streams.commands.base import OK, PROBLEM, ToolCommand, Usage, progress
 from streams.commands.counts_check import WorkerUnavailable, disagreements
 from streams.commands.reading import Start, open_consumer, parse_position, parse_since, plan_read, read
 from streams.commands.store import existing_event_ids
-from streams.counts import CountUpdate, counts_by_user
+from streams.counts import CountUpdate
 from streams.database import worker_sessions
 from streams.decoding import DecodeError, try_decode
 
@@ -78,26 +79,15 @@ async def replay_audit(events: list[TaskEvent], tally: Tally) -> None:
 
 
 def count_update(record: ConsumerRecord[bytes, bytes], event: TaskEvent) -> CountUpdate:
-    """The update the worker's rekey agent makes of this message."""
-    return CountUpdate(
-        user_id=event.user_id,
-        event_id=str(event.event_id),
-        event_type=event.event_type,
-        source_partition=record.partition,
-        source_offset=record.offset,
-        timestamp=event.timestamp.timestamp(),
-    )
+    """The update the worker's audit agent forwards for this message."""
+    return counts.count_update(event, partition=record.partition, offset=record.offset)
 
 
 async def replay_counts(pairs: list[tuple[ConsumerRecord[bytes, bytes], TaskEvent]], tally: Tally) -> None:
-    """Send each event's count update as the rekey agent does; the table skips what it already counted."""
+    """Send the count updates as the audit agent does (one message per partition); the table skips repeats."""
     if not tally.dry_run:
         await app.maybe_start_producer()  # started on first use: a replay with nothing to send starts none
-        pending = [
-            await counts_by_user.send(key=event.user_id, value=count_update(record, event))
-            for record, event in pairs
-        ]
-        await asyncio.gather(*pending)
+        await counts.forward_updates(count_update(record, event) for record, event in pairs)
     tally.counts_sent += len(pairs)
 
 

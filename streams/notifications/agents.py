@@ -7,14 +7,17 @@ from typing import cast
 from faust import Stream, StreamT
 
 from streams.app import app, settings
+from streams.holding import hold, release
 from streams.notifications.service import notify
-from streams.topics import task_events
+from streams.topics import completions
 
 
-@app.agent(task_events)
+@app.agent(completions)
 async def notifications(stream: StreamT) -> None:
-    """Mail task owners on completion; an event is acked only once its mail is settled."""
-    manual = cast(Stream, stream).noack()
-    async for event in manual.events():
-        await notify(event, settings=settings)
-        await manual.ack(event)
+    """Mail task owners on completion; a batch's offsets advance only once each of its mails is settled."""
+    size, within = settings.audit_batch_size, settings.audit_batch_within_seconds
+    async for batch in cast(Stream, stream).take_events(size, within=within):
+        hold(batch)
+        for event in batch:
+            await notify(event, settings=settings)
+        release(batch)

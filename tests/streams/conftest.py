@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
+from faust.types import EventT
 from sqlalchemy import Engine, insert
 
+from shared.events import TaskEvent
 from shared.models import User
 from tests.fixtures.kafka import Topics
 from tests.fixtures.streams import MailSink, Worker, make_worker
@@ -44,3 +46,18 @@ def add_user(engine: Engine, *, email: str, notifications: bool = True) -> str:
             insert(User).values(id=user_id, email=email, password_hash="x", email_notifications=notifications)
         )
     return user_id
+
+
+@pytest.fixture
+def forwarded(monkeypatch: pytest.MonkeyPatch) -> list[TaskEvent]:
+    """What the audit agent hands to the counts topic, recorded instead (test_context() has no broker)."""
+    import streams.audit.agents
+
+    recorded: list[TaskEvent] = []
+
+    async def record(audited: Sequence[tuple[EventT, TaskEvent]]) -> None:
+        """Note the audited events the counts would be told about."""
+        recorded.extend(task_event for _, task_event in audited)
+
+    monkeypatch.setattr(streams.audit.agents, "forward_counts", record)
+    return recorded

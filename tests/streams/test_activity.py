@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.activity import RANGES
 from streams.activity import activity_body, count_activity
-from streams.counts import CountUpdate
+from streams.counts import CountBatch, CountUpdate
 
 NOW = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
 
@@ -32,7 +32,7 @@ def feed(*updates: CountUpdate) -> None:
     async def run() -> None:
         async with count_activity.test_context() as agent:
             for each in updates:
-                await agent.put(each, key=each.user_id)
+                await agent.put(CountBatch(updates=[list(each)]))
 
     asyncio.run(run())
 

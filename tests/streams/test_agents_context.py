@@ -10,13 +10,13 @@ from sqlalchemy import Engine, func, select
 
 import streams.audit.agents
 import streams.notifications.agents
-from shared.events import new_event
+from shared.events import TaskEvent, new_event
 from shared.models import AuditLog, SentNotification
 from shared.settings import Settings
 
 
 def test_audit_agent_writes_batches_idempotently(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, forwarded: list[TaskEvent]
 ) -> None:
     monkeypatch.setattr(streams.audit.agents, "settings", dataclasses.replace(settings, audit_batch_size=2))
     events = [
@@ -33,6 +33,8 @@ def test_audit_agent_writes_batches_idempotently(
     asyncio.run(run())
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(AuditLog)) == 3
+    # Every audited message is forwarded once (the tally drops the redelivered event by its id).
+    assert [event.event_type for event in forwarded] == ["created"] * 4
 
 
 def test_notifications_agent_ignores_events_that_are_not_completions(

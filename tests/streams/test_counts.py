@@ -4,18 +4,34 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.counts import CountUpdate, apply_update, counts_body, tally, user_to_counts
+from streams.counts import (
+    CountBatch,
+    CountUpdate,
+    apply_update,
+    apply_updates,
+    by_user,
+    counts_body,
+    tally,
+    user_to_counts,
+)
 
 
-def update(event_type: str, offset: int, event_id: str | None = None, partition: int = 0) -> CountUpdate:
-    """An update for user u."""
+def update(
+    event_type: str, offset: int, event_id: str | None = None, partition: int = 0, user_id: str = "u"
+) -> CountUpdate:
+    """An update for user u (or user_id)."""
     return CountUpdate(
-        user_id="u",
+        user_id=user_id,
         event_id=event_id or f"e{offset}",
         event_type=event_type,
         source_partition=partition,
         source_offset=offset,
     )
+
+
+def batch(*updates: CountUpdate) -> CountBatch:
+    """The message the audit agent forwards for these updates."""
+    return CountBatch(updates=[list(u) for u in updates])
 
 
 def test_apply_update_counts_types_and_total() -> None:
@@ -35,16 +51,33 @@ def test_apply_update_skips_redelivered_offsets_and_repeated_event_ids() -> None
     assert apply_update(counts, update("created", 0, partition=1)) is not None
 
 
+def test_apply_updates_counts_only_what_a_redelivered_batch_adds() -> None:
+    counts = apply_updates(None, [update("created", 1), update("updated", 2)])
+    # Redelivered with a different batch boundary: offsets 1-2 again, then 3 new.
+    again = apply_updates(counts, [update("created", 1), update("updated", 2), update("deleted", 3)])
+    assert counts_body("u", again) == {
+        "user_id": "u", "created": 1, "updated": 1, "completed": 0, "deleted": 1, "total": 3,
+    }  # fmt: skip
+    assert apply_updates(again, [update("created", 1), update("deleted", 3)]) is None
+
+
+def test_by_user_keeps_each_users_updates_in_order() -> None:
+    grouped = by_user(batch(update("created", 1), update("created", 7, user_id="v"), update("deleted", 2)))
+    assert [u.source_offset for u in grouped["u"]] == [1, 2]
+    assert [u.source_offset for u in grouped["v"]] == [7]
+
+
 def test_counts_body_is_zero_for_unknown_user() -> None:
     assert counts_body("x", None)["total"] == 0
 
 
-def test_tally_agent_updates_the_table() -> None:
+def test_tally_agent_updates_the_table_once_per_event() -> None:
     async def run() -> None:
         async with tally.test_context() as agent:
-            await agent.put(update("created", 0), key="u")
-            await agent.put(update("created", 0), key="u")
-            await agent.put(update("deleted", 1), key="u")
-        assert counts_body("u", user_to_counts.get("u"))["total"] == 2
+            await agent.put(batch(update("created", 0), update("created", 0), update("deleted", 1)))
+            await agent.put(batch(update("deleted", 1), update("updated", 2)))
+        assert counts_body("u", user_to_counts.get("u")) == {
+            "user_id": "u", "created": 1, "updated": 1, "completed": 0, "deleted": 1, "total": 3,
+        }  # fmt: skip
 
     asyncio.run(run())

@@ -22,7 +22,7 @@ def sample(name: str, **labels: str) -> float:
 
 
 def test_the_audit_agent_counts_events_batches_and_latency(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, forwarded: list[object]
 ) -> None:
     monkeypatch.setattr(streams.audit.agents, "settings", dataclasses.replace(settings, audit_batch_size=2))
     events = [

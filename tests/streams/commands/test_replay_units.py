@@ -22,9 +22,17 @@ def test_a_replayed_count_update_is_the_one_the_worker_makes():
         topic="task-events", partition=2, offset=41, timestamp=0, timestamp_type=0, key=b"kim",
         value=bare(event), checksum=None, serialized_key_size=3, serialized_value_size=0, headers=(),
     )  # fmt: skip
-    worker = counts.count_update(SimpleNamespace(message=record), max_bytes=65536)  # type: ignore[arg-type]
-    assert worker is not None
-    assert count_update(record, event).asdict() == worker.asdict()
+    # What the audit agent forwards for the same message, read from the message as the agent reads it.
+    [[worker]] = counts.by_partition(
+        counts.count_update(t, partition=e.message.partition, offset=e.message.offset)
+        for e, t in [(SimpleNamespace(message=record), event)]
+    ).values()
+    assert count_update(record, event) == worker
+    assert (worker.source_partition, worker.source_offset, worker.timestamp) == (
+        2,
+        41,
+        event.timestamp.timestamp(),
+    )
 
 
 def test_exactly_one_start():
