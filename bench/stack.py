@@ -224,14 +224,14 @@ def seed_users(stack: Stack, count: int) -> list[tuple[str, str]]:
     from web import create_app
     from web.auth.services import hash_password
 
-    password_hash = hash_password("bench-password-0000")
-    ids = [str(uuid.uuid4()) for _ in range(count)]
-    with psycopg.connect(stack.database_url) as conn, conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO users (id, email, password_hash) VALUES (%s, %s, %s)",
-            [(user_id, f"bench-{user_id}@example.com", password_hash) for user_id in ids],
-        )
     env = {**stack.env, "JWT_ACCESS_TOKEN_EXPIRES": "86400", "RELAY_ENABLED": "false"}
     app = create_app(settings=load_settings(env))
+    ids = [str(uuid.uuid4()) for _ in range(count)]
     with app.app_context():
+        password_hash = hash_password("bench-password-0000")
+        with psycopg.connect(stack.database_url) as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO users (id, email, password_hash) VALUES (%s, %s, %s)",
+                [(user_id, f"bench-{user_id}@example.com", password_hash) for user_id in ids],
+            )
         return [(user_id, create_access_token(identity=user_id)) for user_id in ids]
