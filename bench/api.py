@@ -3,7 +3,8 @@
 Both run under gunicorn with the argv `make run` uses for the web app (only the app and the port
 differ), on the same database, alternating rounds so machine noise falls on both. The product is
 the whole stack as `make run` starts it: its relay publishes every create and its worker audits it.
-Goal (issue 9): product creates/s >= 0.7x the bare endpoint's.
+Goal (issue 9): product creates/s >= 0.7x the bare endpoint's. Then the counts: the API's
+GET /audit/counts answered by the stream, beside the worker's own view and the same count in SQL.
 Run: .venv/bin/python -m bench.api [--connections 16] [--seconds 20] [--rounds 2]
 """
 
@@ -15,8 +16,10 @@ import json
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 
 import aiohttp
+import httpx
 
 from bench.stack import ROOT, Stack, running_stack, seed_users, stop_stack, wait_ready
 from devstack.kafka import free_port
@@ -64,6 +67,49 @@ def measure(name: str, urls: list[str], headers: list[dict[str, str]], seconds: 
     return rate
 
 
+def latencies_ms(call: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """p50 and p99 in milliseconds of `repeat` sequential calls (after 10 warm-ups)."""
+    for _ in range(10):
+        call()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return round(cuts[49], 2), round(cuts[98], 2)
+
+
+def counts_figures(stack: Stack, user: tuple[str, str], repeat: int) -> dict[str, tuple[float, float]]:
+    """GET /api/<user>/audit/counts (answered by the stream) beside the same count in SQL, same run.
+
+    Baselines: the worker's own /counts/ view, and web.audit.services.count_events (the API's
+    database fallback) run directly on the stack's database.
+    """
+    from sqlalchemy.orm import Session
+
+    from shared.db import make_engine
+    from shared.settings import load_settings
+    from web.audit.services import count_events
+
+    user_id, token = user
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as http:
+        api = f"{stack.base_url}/api/{user_id}/audit/counts"
+        body = http.get(api).json()
+        if body.get("source") != "stream":
+            raise SystemExit(f"counts did not come from the stream: {body}")
+        figures = {"api (stream)": latencies_ms(lambda: http.get(api).raise_for_status(), repeat)}
+        worker = f"{stack.env['WORKER_URL']}/counts/{user_id}/"
+        figures["worker /counts/"] = latencies_ms(lambda: http.get(worker).raise_for_status(), repeat)
+    engine = make_engine(load_settings({"DATABASE_URL": stack.database_url}))
+    with Session(engine) as session:
+        figures["sql count"] = latencies_ms(lambda: count_events(session=session, user_id=user_id), repeat)
+    engine.dispose()
+    for name, (p50, p99) in figures.items():
+        print(f"counts {name:<16} p50 {p50:6.2f} ms  p99 {p99:6.2f} ms", flush=True)
+    return figures
+
+
 def main() -> None:
     """Start the stack and the bare app, alternate rounds, print both rates and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,6 +132,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 rates["product"].append(measure("product", product_urls, product_headers, args.seconds))
                 rates["bare"].append(measure("bare", bare_urls, [{}] * len(users), args.seconds))
+            counts = counts_figures(stack, users[0], repeat=300)
         finally:
             stop_stack(bare)
     product, base = statistics.mean(rates["product"]), statistics.mean(rates["bare"])
@@ -96,6 +143,8 @@ def main() -> None:
         "ratio": round(product / base, 2),
         "goal": GOAL,
         "gunicorn": " ".join(web_service(stack.env).argv[3:-1]),
+        "counts_ms_p50_p99": counts,
+        "counts_goal": "api (stream) p99 <= 10 ms and below sql count p99",
     }
     print(json.dumps(summary))
 
