@@ -35,3 +35,10 @@ lint: bootstrap
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (not part of `make test`): each prints its figures beside a same-run baseline.
+bench: bootstrap
+	$(BIN)/python -m bench.audit_ingest
+	$(BIN)/python -m bench.audit_queries
+	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.load
