@@ -5,6 +5,7 @@ Every API error is `{"error": {"code", "message", "fields"?}}`; pages get HTML i
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import (
@@ -19,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask_jwt_extended import unset_jwt_cookies
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable
 
 from web.extensions import db, jwt
@@ -93,13 +94,23 @@ def _handle_database_down(error: OperationalError) -> Response | tuple[str, int]
     as soon as the server is back (pool_pre_ping checks connections out alive again).
     """
     current_app.logger.warning("database unavailable: %s", type(error.orig).__name__)
-    db.session.rollback()
+    _forget_dead_connection()
     if _wants_json():
         response = json_error(503, "database_unavailable", "the database is unavailable; retry shortly")
         response.headers["Retry-After"] = "1"
         return response
     page = ServiceUnavailable("The database is unavailable for a moment. Please try again shortly.")
     return render_template("errors/error.html", status=503, error=page), 503
+
+
+def _forget_dead_connection(_error: BaseException | None = None) -> None:
+    """Roll the session back, swallowing the error a dead connection raises on ROLLBACK.
+
+    SQLAlchemy invalidates a connection whose ROLLBACK failed for a disconnect, so the session's
+    own removal at teardown then finds nothing to roll back and cannot raise out of the request.
+    """
+    with contextlib.suppress(SQLAlchemyError):
+        db.session.rollback()
 
 
 def _token_problem(code: str, message: str) -> Response:
@@ -143,4 +154,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RequestEntityTooLarge, _handle_too_large)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(OperationalError, _handle_database_down)
+    # Registered after Flask-SQLAlchemy's, so it runs before that removes the session.
+    app.teardown_appcontext(_forget_dead_connection)
     _register_jwt_handlers()
