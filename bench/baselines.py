@@ -18,12 +18,17 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-COLUMNS = "event_id, event_type, user_id, task_id, event_data, timestamp"
+COLUMNS = "event_id, event_type, user_id, task_id, event_data, timestamp, prev_hash, hash"
+# Like bench/audit_ingest.py: the baselines store the same bytes per row as the worker (two 32-byte
+# hashes) but compute no chain.
+UNCHAINED = bytes(32)
 STAGE = "CREATE TEMP TABLE bare_stage (LIKE audit_log INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 INSERT = (
     f"INSERT INTO audit_log ({COLUMNS}) SELECT {COLUMNS} FROM bare_stage ON CONFLICT (event_id) DO NOTHING"
 )
-INSERT_ONE = f"INSERT INTO audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+INSERT_ONE = (
+    f"INSERT INTO audit_log ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
 
 Writer = Callable[[psycopg.AsyncConnection[Any], Sequence[ConsumerRecord]], Awaitable[None]]
 
@@ -39,6 +44,8 @@ def row(value: bytes) -> tuple[Any, ...]:
         event["task_id"],
         json.dumps(event, separators=(",", ":")),
         event["timestamp"],
+        UNCHAINED,
+        UNCHAINED,
     )
 
 
