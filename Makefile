@@ -23,11 +23,6 @@ run: bootstrap
 test: bootstrap
 	$(BIN)/pytest
 
-# Benchmarks (not part of `make test`): each prints its figures beside a baseline from the same run.
-bench: bootstrap
-	$(BIN)/python -m bench.audit_ingest
-	$(BIN)/python -m bench.worker_ingest
-
 lint: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -39,6 +34,7 @@ clean:
 # Benchmarks (not part of `make test`): each prints its figures beside a same-run baseline.
 bench: bootstrap
 	$(BIN)/python -m bench.audit_ingest
+	$(BIN)/python -m bench.worker_ingest
 	$(BIN)/python -m bench.audit_queries
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.load
