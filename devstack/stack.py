@@ -139,6 +139,8 @@ def run_dev_stack() -> int:
     VAR.mkdir(exist_ok=True)
     env = environment()
     env.setdefault("APP_ENV", "development")
+    # A developer's webhook receiver runs on this machine; deployments keep loopback refused.
+    env.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
     sup = Supervisor()
     server = None
     started = time.monotonic()

@@ -15,6 +15,7 @@ from functools import lru_cache
 import httpx
 
 from shared.events import TaskEvent
+from shared.settings import Settings
 from streams.app import app, settings
 from streams.database import worker_sessions
 from streams.webhooks.service import deliver_due, enqueue_deliveries, new_client
@@ -28,7 +29,7 @@ def _client() -> httpx.Client:
     return new_client(settings)
 
 
-async def queue_webhooks(events: Sequence[TaskEvent]) -> None:
+async def queue_webhooks(events: Sequence[TaskEvent], *, settings: Settings) -> None:
     """Queue the deliveries a batch of audited events owes (called by the audit agent)."""
     if events:
         await asyncio.to_thread(enqueue_deliveries, sessions=worker_sessions(settings), events=events)
