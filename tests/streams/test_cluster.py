@@ -130,7 +130,9 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     events = events_for([user], 1600)
     # One record per producer batch so the second worker's changelog recovery is complete on Tansu
     # (see the rocksdb test below).
-    first = new_worker(AUDIT_BATCH_SIZE="50", KAFKA_PRODUCER_MAX_BATCH_BYTES="1")
+    # One user completes 400 tasks here: lift the per-user hourly mail cap (30 by default) above that.
+    uncapped = {"MAIL_RATE_LIMIT_PER_HOUR": "1000"}
+    first = new_worker(AUDIT_BATCH_SIZE="50", KAFKA_PRODUCER_MAX_BATCH_BYTES="1", **uncapped)
     first.wait_ready()
     produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in events])
     wait_for(lambda: audit_count(engine) > 300, what="the first worker to be mid-stream")
@@ -139,7 +141,7 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
         "the worker finished before it was killed; make the stream longer"
     )
 
-    second = new_worker(KAFKA_PRODUCER_MAX_BATCH_BYTES="1")
+    second = new_worker(KAFKA_PRODUCER_MAX_BATCH_BYTES="1", **uncapped)
     second.wait_ready()
     wait_for(lambda: audit_count(engine) == len(events), timeout=60, what="every event audited")
     with engine.connect() as conn:
