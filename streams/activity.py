@@ -1,8 +1,9 @@
 """Each user's events per type by hour: a windowed table served at GET /activity/{user_id}/?range=24h|30d.
 
-Fed from the counts topic (streams/counts.py), never from task-events: that topic is keyed and so
-partitioned by user_id the way table_route hashes, so this table is co-partitioned with it exactly like
-user_to_counts, and any worker finds the one holding a user's hours.
+Fed from the counts topic (streams/counts.py), never from task-events: each of its batches sits on the
+partition table_route names for its users, so this table is co-partitioned with it exactly like
+user_to_counts, and any worker finds the one holding a user's hours. Like the tally, a batch costs one
+table write per user and hour, not one per event.
 
 Each update lands in the hour of the event's own timestamp, not the hour the worker saw it, so a replay
 or a late event fills the hour it happened in and the series agrees with audit_log. Every hourly window
@@ -15,6 +16,8 @@ Windows expire 30 days after they close; the changelog topic deletes as well as 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -27,7 +30,7 @@ from faust.web import Request, Response, View
 from shared.activity import RANGES, Range, bucket_starts, format_start
 from shared.events import EVENT_TYPES
 from streams.app import app, settings
-from streams.counts import CountUpdate, apply_update, counts_by_user, updates_in
+from streams.counts import CountUpdate, apply_updates, counts_by_user, updates_in
 
 HOUR = 3600.0
 
@@ -49,13 +52,24 @@ def hour_of(timestamp: float) -> WindowWrapperT:
     return user_to_hourly_activity.relative_to(float(timestamp))
 
 
-def record_activity(update: CountUpdate, *, fallback_timestamp: float) -> bool:
-    """Count an update in the hour its event happened; False when that hour had it already."""
-    hour = hour_of(update.timestamp if update.timestamp is not None else fallback_timestamp)
-    counted = apply_update(hour[update.user_id].value() or None, update)
-    if counted is not None:
-        hour[update.user_id] = counted
-    return counted is not None
+def by_user_hour(
+    updates: Iterable[CountUpdate], *, fallback_timestamp: float
+) -> dict[tuple[str, float], list[CountUpdate]]:
+    """Updates grouped by (user, start of the hour their event happened), each group in arrival order."""
+    groups: dict[tuple[str, float], list[CountUpdate]] = defaultdict(list)
+    for update in updates:
+        moment = update.timestamp if update.timestamp is not None else fallback_timestamp
+        groups[(update.user_id, moment - moment % HOUR)].append(update)
+    return groups
+
+
+def record_activity(updates: Iterable[CountUpdate], *, fallback_timestamp: float) -> None:
+    """Count a batch's updates in the hours their events happened: one write per user and hour."""
+    for (user_id, start), run in by_user_hour(updates, fallback_timestamp=fallback_timestamp).items():
+        hour = hour_of(start)
+        counted = apply_updates(hour[user_id].value() or None, run)
+        if counted is not None:
+            hour[user_id] = counted
 
 
 def bucket_counts(user_id: str, start: datetime, hours: int) -> dict[str, int]:
@@ -80,10 +94,9 @@ def activity_body(user_id: str, span: Range, now: datetime) -> dict[str, Any]:
 
 @app.agent(counts_by_user)
 async def count_activity(stream: StreamT) -> None:
-    """Add each update of each batch to its user's hour, skipping redeliveries."""
+    """Add each batch's updates to their users' hours, skipping redeliveries."""
     async for event in stream.events():
-        for update in updates_in(event.value):
-            record_activity(update, fallback_timestamp=sent_at(event))
+        record_activity(updates_in(event.value), fallback_timestamp=sent_at(event))
 
 
 def sent_at(event: EventT) -> float:

@@ -78,6 +78,28 @@ def test_a_redelivered_or_republished_event_counts_once() -> None:
     assert (point["created"], point["updated"], point["total"]) == (1, 1, 2)
 
 
+def test_a_batch_spanning_hours_is_counted_per_hour_and_again_not_at_all() -> None:
+    batch = CountBatch(
+        updates=[
+            list(update("created", 20, NOW - timedelta(hours=2), user_id="c")),
+            list(update("updated", 21, NOW - timedelta(hours=1), user_id="c")),
+            list(update("updated", 22, NOW - timedelta(hours=2, minutes=5), user_id="c")),
+        ]
+    )
+
+    async def run() -> None:
+        async with count_activity.test_context() as agent:
+            await agent.put(batch)
+            await agent.put(batch)
+
+    asyncio.run(run())
+    series = {p["start"]: p for p in activity_body("c", RANGES["24h"], NOW)["series"] if p["total"]}
+    assert {start: (p["created"], p["updated"]) for start, p in series.items()} == {
+        "2026-12-01T11:00:00Z": (1, 1),
+        "2026-12-01T12:00:00Z": (0, 1),
+    }
+
+
 def test_an_unknown_user_has_every_bucket_at_zero() -> None:
     series = activity_body("nobody", RANGES["30d"], NOW)["series"]
     assert len(series) == 30
