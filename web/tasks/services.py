@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, UnaryExpression, func, or_, select
+from sqlalchemy import Row, Select, UnaryExpression, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from shared.db import SessionLike
@@ -106,40 +106,52 @@ def delete_task(*, session: SessionLike, user_id: str, task_id: int) -> bool:
     return True
 
 
-def list_tasks_as_of(*, session: SessionLike, user_id: str, query: TaskQuery) -> list[Task]:
-    """The user's tasks as they stood at query.as_of, rebuilt from the audit trail alone.
+def as_of_statement(*, user_id: str, as_of: datetime) -> Select[Any]:
+    """The user's tasks standing at `as_of`: each task's latest event then, unless it was a deletion.
 
-    Each task is its latest event at or before that moment (tasks deleted since come back; those
-    created later do not). One range scan of the user's (user_id, timestamp) index; the tasks come
-    back unsaved, for display only.
+    One range scan of the user's (user_id, timestamp) index and a sort by task; only the task's
+    fields leave the database, not whole events.
     """
+    data = AuditLog.event_data["task_data"]
     latest = (
         select(
             AuditLog.task_id,
             AuditLog.event_type,
-            AuditLog.event_data,
+            data["title"].astext.label("title"),
+            data["description"].astext.label("description"),
+            data["completed"].astext.label("completed"),
             AuditLog.timestamp,
             func.min(AuditLog.timestamp).over(partition_by=AuditLog.task_id).label("first_seen"),
         )
-        .where(AuditLog.user_id == user_id, AuditLog.timestamp <= query.as_of)
+        .where(AuditLog.user_id == user_id, AuditLog.timestamp <= as_of)
         .order_by(AuditLog.task_id, AuditLog.timestamp.desc(), AuditLog.id.desc())
         .ext(distinct_on(AuditLog.task_id))
+        .subquery()
     )
-    tasks = [_rebuilt(user_id, row) for row in session.execute(latest) if row.event_type != "deleted"]
+    return select(latest).where(latest.c.event_type != "deleted")
+
+
+def list_tasks_as_of(*, session: SessionLike, user_id: str, query: TaskQuery) -> list[Task]:
+    """The user's tasks as they stood at query.as_of, rebuilt from the audit trail alone.
+
+    Each task is its latest event at or before that moment (tasks deleted since come back; those
+    created later do not); the tasks come back unsaved, for display only.
+    """
+    statement = as_of_statement(user_id=user_id, as_of=query.as_of or datetime.now(UTC))
+    tasks = [_rebuilt(user_id, row) for row in session.execute(statement)]
     wanted = [task for task in tasks if _matches(task, query)]
     field, newest_first = query.sort.lstrip("-"), query.sort.startswith("-")
     return sorted(wanted, key=lambda task: (getattr(task, field), task.id), reverse=newest_first)
 
 
 def _rebuilt(user_id: str, row: Row[Any]) -> Task:
-    """A display-only Task from its latest event."""
-    data = row.event_data.get("task_data", {})
+    """A display-only Task from its latest event's fields."""
     return Task(
         id=row.task_id,
         user_id=user_id,
-        title=str(data.get("title", "")),
-        description=str(data.get("description", "")),
-        completed=bool(data.get("completed", False)),
+        title=row.title or "",
+        description=row.description or "",
+        completed=row.completed == "true",
         created_at=row.first_seen,
         updated_at=row.timestamp,
     )
