@@ -488,3 +488,13 @@ def test_schema_types_the_kubernetes_shaped_values(refused, sets, path):
     stderr = refused(*sets, flag=flag)
     assert "schema" in stderr
     assert path in stderr
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_the_web_app_trusts_exactly_the_ingress_in_front_of_it(render, pod_env, value_set):
+    from shared.settings import load_settings
+
+    docs = render(value_set)
+    # Throttling per client and HSTS read the client's address and scheme through the ingress.
+    assert load_settings(pod_env(docs, *WEB)).proxy_fix_hops == 1
+    assert "PROXY_FIX_HOPS" not in pod_env(docs, *WORKER)
