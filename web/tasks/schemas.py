@@ -89,7 +89,23 @@ def parse_task_query(args: dict[str, str]) -> tuple[TaskQuery | None, dict[str, 
     return TaskQuery(status=status, q=q, sort=sort, as_of=as_of), {}
 
 
-def task_json(task: Task) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PastTask:
+    """A task as it stood at some moment, rebuilt from the audit trail (display only, never saved).
+
+    A plain record rather than a Task: building hundreds of ORM instances cost more than the query.
+    """
+
+    id: int
+    user_id: str
+    title: str
+    description: str
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def task_json(task: Task | PastTask) -> dict[str, Any]:
     """The Task object of the API contract."""
     return {
         "id": task.id,

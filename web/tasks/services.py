@@ -12,7 +12,7 @@ from shared.db import SessionLike
 from shared.events import new_event
 from shared.models import AuditLog, Task
 from web.outbox.store import commit_with_events
-from web.tasks.schemas import TaskQuery
+from web.tasks.schemas import PastTask, TaskQuery
 
 _ORDER: dict[str, tuple[UnaryExpression[Any], ...]] = {
     "created_at": (Task.created_at.asc(), Task.id.asc()),
@@ -131,7 +131,7 @@ def as_of_statement(*, user_id: str, as_of: datetime) -> Select[Any]:
     return select(latest).where(latest.c.event_type != "deleted")
 
 
-def list_tasks_as_of(*, session: SessionLike, user_id: str, query: TaskQuery) -> list[Task]:
+def list_tasks_as_of(*, session: SessionLike, user_id: str, query: TaskQuery) -> list[PastTask]:
     """The user's tasks as they stood at query.as_of, rebuilt from the audit trail alone.
 
     Each task is its latest event at or before that moment (tasks deleted since come back; those
@@ -144,9 +144,9 @@ def list_tasks_as_of(*, session: SessionLike, user_id: str, query: TaskQuery) ->
     return sorted(wanted, key=lambda task: (getattr(task, field), task.id), reverse=newest_first)
 
 
-def _rebuilt(user_id: str, row: Row[Any]) -> Task:
-    """A display-only Task from its latest event's fields."""
-    return Task(
+def _rebuilt(user_id: str, row: Row[Any]) -> PastTask:
+    """A display-only task from its latest event's fields."""
+    return PastTask(
         id=row.task_id,
         user_id=user_id,
         title=row.title or "",
@@ -157,7 +157,7 @@ def _rebuilt(user_id: str, row: Row[Any]) -> Task:
     )
 
 
-def _matches(task: Task, query: TaskQuery) -> bool:
+def _matches(task: PastTask, query: TaskQuery) -> bool:
     """Whether a rebuilt task passes the status filter and the text search (case-insensitive)."""
     if query.status != "all" and task.completed != (query.status == "completed"):
         return False
