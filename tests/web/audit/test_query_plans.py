@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -70,25 +69,16 @@ def _cases(session: Session) -> dict[str, tuple[object, str]]:
 
 
 @pytest.mark.slow
-def test_audit_queries_use_the_indexes_and_stay_fast(loaded):
+def test_audit_queries_use_the_indexes(loaded):
+    # Their speed is measured in bench/audit_queries.py at 1,000,000 rows beside a same-run baseline;
+    # a timed assertion here only measured how busy the machine was.
     with Session(loaded) as session:
-        report = []
         for name, (statement, index) in _cases(session).items():
             plan = _plan(session, statement)
             assert "Seq Scan" not in plan, f"{name}:\n{plan}"
             assert index in plan, f"{name} should use {index}:\n{plan}"
             if name not in ("two event types", "rare text"):  # both may bitmap-scan then sort a bounded set
                 assert "Sort" not in plan, f"{name} should read rows in index order:\n{plan}"
-            timings = []
-            for _ in range(60):
-                started = time.perf_counter()
-                list(session.execute(statement))
-                timings.append((time.perf_counter() - started) * 1000)
-            timings.sort()
-            p99 = timings[int(len(timings) * 0.99) - 1]
-            report.append(f"{name}: median {statistics.median(timings):.2f} ms, p99 {p99:.2f} ms")
-            assert p99 < 250, f"{name} p99 {p99:.1f} ms"
-        print("\n" + "\n".join(report))
 
 
 @pytest.mark.slow
