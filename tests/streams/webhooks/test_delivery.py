@@ -230,3 +230,22 @@ def test_the_platforms_own_networks_are_refused_after_resolution(
     [delivery] = deliveries(engine)
     assert delivery.status == "failed"
     assert reason in (delivery.last_error or "")
+
+
+def test_only_the_first_bytes_of_a_huge_answer_are_read(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    client: httpx.Client,
+    hook_settings: Settings,
+    receiver: Receiver,
+) -> None:
+    user = add_user(engine, email="huge@example.com")
+    endpoint(engine, user, receiver.url)
+    enqueue_deliveries(sessions=sessions, events=events_for(user, "created"))
+    receiver.answers, receiver.body_bytes = [200], 200 * 1024 * 1024
+
+    run(sessions, client, hook_settings)
+    [delivery] = deliveries(engine)
+    assert delivery.status == "delivered"
+    # The worker hung up after WEBHOOK_MAX_RESPONSE_BYTES; only socket buffers' worth more went out.
+    assert receiver.body_sent < 32 * 1024 * 1024
