@@ -78,6 +78,14 @@ def events_for(user_id: str, *kinds: str) -> list[TaskEvent]:
     return [make_event(user_id=user_id, task_id=i + 1, event_type=kind) for i, kind in enumerate(kinds)]
 
 
+def one_queued(engine: Engine, sessions: sessionmaker[Session], *, email: str, url: str) -> tuple[str, int]:
+    """A user with one endpoint at `url` and one `created` event queued for it; returns both ids."""
+    user = add_user(engine, email=email)
+    hook = endpoint(engine, user, url)
+    enqueue_deliveries(sessions=sessions, events=events_for(user, "created"))
+    return user, hook
+
+
 def test_chosen_events_are_delivered_signed_and_verifiable(
     engine: Engine,
     sessions: sessionmaker[Session],
@@ -150,9 +158,7 @@ def test_which_answers_end_a_delivery(
     answer: int,
     final: bool,
 ) -> None:
-    user = add_user(engine, email=f"answer{answer}@example.com")
-    endpoint(engine, user, receiver.url)
-    enqueue_deliveries(sessions=sessions, events=events_for(user, "created"))
+    one_queued(engine, sessions, email=f"answer{answer}@example.com", url=receiver.url)
     receiver.answers = [answer]
 
     run(sessions, client, hook_settings)
@@ -168,9 +174,7 @@ def test_a_timeout_is_retried(
     hook_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    user = add_user(engine, email="slow@example.com")
-    endpoint(engine, user, receiver.url)
-    enqueue_deliveries(sessions=sessions, events=events_for(user, "created"))
+    one_queued(engine, sessions, email="slow@example.com", url=receiver.url)
     receiver.delay = 2.0
 
     run(sessions, client, hook_settings)
@@ -185,9 +189,7 @@ def test_the_last_attempt_fails_for_good_and_a_day_of_failures_disables_the_endp
     hook_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    user = add_user(engine, email="dead@example.com")
-    hook = endpoint(engine, user, receiver.url)
-    enqueue_deliveries(sessions=sessions, events=events_for(user, "created"))
+    user, hook = one_queued(engine, sessions, email="dead@example.com", url=receiver.url)
     receiver.answers = [500] * (len(RETRY_SCHEDULE) + 1)
     for _ in range(len(RETRY_SCHEDULE) + 1):
         make_due_now(engine)
@@ -222,9 +224,7 @@ def test_the_platforms_own_networks_are_refused_after_resolution(
     engine: Engine, sessions: sessionmaker[Session], settings: Settings, url: str, reason: str
 ) -> None:
     strict = dataclasses.replace(settings, webhook_allow_loopback=False, webhook_timeout_seconds=1.0)
-    user = add_user(engine, email="ssrf@example.com")
-    endpoint(engine, user, url)
-    enqueue_deliveries(sessions=sessions, events=events_for(user, "created"))
+    one_queued(engine, sessions, email="ssrf@example.com", url=url)
     with new_client(strict) as client:
         run(sessions, client, strict)
     [delivery] = deliveries(engine)
@@ -239,9 +239,7 @@ def test_only_the_first_bytes_of_a_huge_answer_are_read(
     hook_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    user = add_user(engine, email="huge@example.com")
-    endpoint(engine, user, receiver.url)
-    enqueue_deliveries(sessions=sessions, events=events_for(user, "created"))
+    one_queued(engine, sessions, email="huge@example.com", url=receiver.url)
     receiver.answers, receiver.body_bytes = [200], 200 * 1024 * 1024
 
     run(sessions, client, hook_settings)
