@@ -18,6 +18,7 @@ from shared.events import TaskEvent
 from shared.settings import Settings
 from streams.app import app, settings
 from streams.database import worker_sessions
+from streams.retry import retry_transient
 from streams.webhooks.service import deliver_due, enqueue_deliveries, new_client
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,12 @@ def _client() -> httpx.Client:
 async def queue_webhooks(events: Sequence[TaskEvent], *, settings: Settings) -> None:
     """Queue the deliveries a batch of audited events owes (called by the audit agent)."""
     if events:
-        await asyncio.to_thread(enqueue_deliveries, sessions=worker_sessions(settings), events=events)
+        # Retried like the audit insert: raising here crashed the agent after its batch was audited.
+        await retry_transient(
+            lambda: asyncio.to_thread(enqueue_deliveries, sessions=worker_sessions(settings), events=events),
+            what="webhook queueing",
+            max_backoff=settings.retry_max_backoff_seconds,
+        )
 
 
 @app.timer(interval=settings.webhook_poll_seconds)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,7 +19,10 @@ from shared.db import make_sessionmaker
 from shared.events import TaskEvent
 from shared.models import WebhookDelivery, WebhookEndpoint
 from shared.settings import Settings
+from streams.database import worker_sessions
+from streams.webhooks.agents import queue_webhooks
 from streams.webhooks.service import RETRY_SCHEDULE, deliver_due, enqueue_deliveries, new_client
+from tests.fixtures.netfault import TcpGate, postgres_target, through_gate
 from tests.fixtures.webhooks import Receiver
 from tests.streams.conftest import add_user
 from tests.web.audit.factories import make_event
@@ -247,3 +252,25 @@ def test_only_the_first_bytes_of_a_huge_answer_are_read(
     assert delivery.status == "delivered"
     # The worker hung up after WEBHOOK_MAX_RESPONSE_BYTES; only socket buffers' worth more went out.
     assert receiver.body_sent < 32 * 1024 * 1024
+
+
+def test_queueing_waits_out_a_database_outage_instead_of_raising(
+    engine: Engine, hook_settings: Settings, receiver: Receiver
+) -> None:
+    """The audit agent queues a batch's webhooks with the database unreachable: it retries until it is back.
+
+    Raising there crashed the audit agent after the batch was audited, leaving its offsets held.
+    """
+    user = add_user(engine, email="outage@example.com")
+    endpoint(engine, user, receiver.url)
+    gate = TcpGate(postgres_target(hook_settings.database_url))
+    down = dataclasses.replace(hook_settings, database_url=through_gate(hook_settings.database_url, gate))
+    reopen = threading.Timer(1.0, gate.open)
+    reopen.start()
+    try:
+        asyncio.run(asyncio.wait_for(queue_webhooks(events_for(user, "created"), settings=down), timeout=30))
+    finally:
+        reopen.cancel()
+        worker_sessions(down).kw["bind"].dispose()
+        gate.close()
+    assert [d.status for d in deliveries(engine)] == ["pending"]
