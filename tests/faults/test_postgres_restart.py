@@ -51,6 +51,18 @@ def titles(engine: Engine, table: str, user_id: str) -> list[str]:
         return [row[0] for row in conn.execute(query, {"u": user_id})]
 
 
+def diagnosis(engine: Engine, user_id: str, worker_log: str) -> str:
+    """Why the audit trail did not catch up: what is missing, where it stopped, what the worker said."""
+    missing = sorted(set(titles(engine, "tasks", user_id)) - set(titles(engine, "audit_log", user_id)))
+    with engine.connect() as conn:
+        unpublished = conn.scalar(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+    complaints = [line for line in worker_log.splitlines() if "WARNING" in line or "ERROR" in line]
+    return (
+        f"{len(missing)} committed tasks never audited (first {missing[:5]}); {unpublished} outbox rows"
+        f" unpublished; the worker's last warnings:\n" + "\n".join(complaints[-15:])
+    )
+
+
 def test_postgres_restart_under_load_loses_and_duplicates_nothing(
     own_postgres: tuple[EmbeddedPostgres, str],
     kafka_bootstrap: str,
@@ -109,7 +121,10 @@ def test_postgres_restart_under_load_loses_and_duplicates_nothing(
             """Whether audit_log holds exactly the committed tasks."""
             return sorted(titles(engine, "audit_log", user_id)) == sorted(titles(engine, "tasks", user_id))
 
-        wait_for(caught_up, timeout=120, interval=0.5, what="every committed task audited")
+        try:
+            wait_for(caught_up, timeout=120, interval=0.5, what="every committed task audited")
+        except AssertionError as exc:
+            raise AssertionError(diagnosis(engine, user_id, worker.log())) from exc
         audited_at = time.monotonic()
         audit = titles(engine, "audit_log", user_id)
         committed = titles(engine, "tasks", user_id)
