@@ -1,17 +1,19 @@
-"""The dead-letter topic as the dlq command sees it: letters, the marks of redriven ones, and redriving.
+"""The dead-letter topic as the dlq command sees it: letters, and the records redrives leave beside them.
 
-A redrive sends the original key, value and headers back to task-events with `x-dlq-redriven-from`,
-then writes a mark to the DLQ itself (`x-dlq-redriven: P:N`, empty value) once task-events has the
-message. A later redrive skips marked letters, so each goes back once; downstream, the audit insert,
-the counts and the mail are idempotent per event_id should a redrive die between the two writes.
+Besides the letters the worker wrote, the DLQ holds what `dlq redrive` writes (streams/commands/
+redrive.py says why): an intent (`x-dlq-redrive-intent`, JSON naming the letters about to go back and
+where task-events ended just before), and a mark per letter once its copy is on task-events
+(`x-dlq-redriven: P:N`, empty value). A letter named by an intent but never marked is `interrupted`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.settings import Settings
 from streams.commands.base import progress
@@ -20,6 +22,8 @@ from streams.deadletter import ERROR_HEADER, SIZE_HEADER, TRUNCATED_HEADER
 
 REDRIVEN_HEADER = "x-dlq-redriven"
 REDRIVEN_FROM_HEADER = "x-dlq-redriven-from"
+INTENT_HEADER = "x-dlq-redrive-intent"
+State = Literal["pending", "interrupted", "redriven"]
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,46 @@ class DeadLetter:
 
 @dataclass
 class Letters:
-    """Everything in the DLQ: the letters, and the positions already redriven."""
+    """Everything in the DLQ: the letters, the positions already redriven, and those a redrive began.
+
+    `intended` maps a position named by an intent to the task-events offset per partition from which
+    its copy would be found (the earliest, when several interrupted redrives named it).
+    """
 
     letters: list[DeadLetter]
     redriven: set[str]
+    intended: dict[str, dict[int, int]]
 
     def find(self, position: str) -> DeadLetter | None:
         """The letter at PARTITION:OFFSET, if there is one."""
         return next((letter for letter in self.letters if letter.position == position), None)
+
+    def state(self, letter: DeadLetter) -> State:
+        """Redriven (marked), interrupted (a redrive began it and died), or pending."""
+        if letter.position in self.redriven:
+            return "redriven"
+        return "interrupted" if letter.position in self.intended else "pending"
+
+    def add_intent(self, value: bytes | None) -> None:
+        """Record an intent's letters and where task-events ended when it was written."""
+        try:
+            body = json.loads(value or b"")
+            starts = {int(partition): int(offset) for partition, offset in body["task_events_from"].items()}
+            positions = [str(position) for position in body["letters"]]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return  # not one of ours: no letter is in doubt because of it
+        for position in positions:
+            known = self.intended.get(position)
+            # A partition one intent does not name is scanned from its beginning (find_copies).
+            self.intended[position] = (
+                starts if known is None else {p: min(o, known[p]) for p, o in starts.items() if p in known}
+            )
+
+
+def intent_value(positions: list[str], task_events_from: dict[int, int]) -> bytes:
+    """The body of an intent record: the letters about to go back, and task-events' ends before."""
+    starts = {str(partition): offset for partition, offset in sorted(task_events_from.items())}
+    return json.dumps({"letters": positions, "task_events_from": starts}).encode()
 
 
 def _letter(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
@@ -85,9 +121,9 @@ def _letter(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
 
 
 async def load(consumer: AIOKafkaConsumer, settings: Settings) -> Letters:
-    """Read the whole DLQ, separating letters from redrive marks."""
+    """Read the whole DLQ, separating letters from redrive intents and marks."""
     plan = await plan_read(consumer, settings.task_events_dlq_topic, Start(beginning=True))
-    found = Letters(letters=[], redriven=set())
+    found = Letters(letters=[], redriven=set(), intended={})
     total = sum(end - begin for begin, end in plan.values())
     with progress(total=total, what="dead letters") as bar:
         async for record in read(consumer, plan):
@@ -95,29 +131,20 @@ async def load(consumer: AIOKafkaConsumer, settings: Settings) -> Letters:
             mark = letter.header(REDRIVEN_HEADER)
             if mark is not None:
                 found.redriven.add(mark.decode("ascii", "replace"))
+            elif letter.header(INTENT_HEADER) is not None:
+                found.add_intent(letter.value)
             else:
                 found.letters.append(letter)
             bar.update(1)
     return found
 
 
+def marker(letter: DeadLetter, dlq_topic: str) -> bytes:
+    """The `x-dlq-redriven-from` value of this letter's copy: the same for every redrive of it."""
+    return f"{dlq_topic}:{letter.position}".encode()
+
+
 def redrive_headers(letter: DeadLetter, dlq_topic: str) -> list[tuple[str, bytes]]:
     """The original message's headers (the DLQ's own removed) and where it was redriven from."""
     original = [(name, value) for name, value in letter.headers if not name.startswith("x-dlq-")]
-    return [*original, (REDRIVEN_FROM_HEADER, f"{dlq_topic}:{letter.position}".encode())]
-
-
-async def redrive(producer: AIOKafkaProducer, letter: DeadLetter, settings: Settings) -> None:
-    """Send one letter back to task-events, and only once the broker has it, mark it redriven."""
-    await producer.send_and_wait(
-        settings.task_events_topic,
-        letter.value,
-        key=letter.key,
-        headers=redrive_headers(letter, settings.task_events_dlq_topic),
-    )
-    await producer.send_and_wait(
-        settings.task_events_dlq_topic,
-        b"",
-        key=letter.key,
-        headers=[(REDRIVEN_HEADER, letter.position.encode())],
-    )
+    return [*original, (REDRIVEN_FROM_HEADER, marker(letter, dlq_topic))]

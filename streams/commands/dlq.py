@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 
 import click
-from aiokafka import AIOKafkaProducer
 from faust.cli import argument, option
 
-from shared.kafka import client_options
 from streams.app import app, settings
 from streams.commands.base import OK, PROBLEM, ToolCommand, Usage
-from streams.commands.dead_letters import DeadLetter, Letters, load, redrive
+from streams.commands.dead_letters import DeadLetter, Letters, load
 from streams.commands.reading import open_consumer, parse_position, parse_since, partitions
+from streams.commands.redrive import redrive_letters
 from streams.commands.safe import safe_bytes, safe_text
 from streams.deadletter import OFFSET_HEADER, PARTITION_HEADER
 from streams.decoding import DecodeError, try_decode
@@ -34,7 +32,7 @@ def matching(found: Letters, *, reason: str | None, since: datetime | None) -> l
 
 def row(letter: DeadLetter, found: Letters) -> str:
     """One line of `dlq list`: offset, time, reason, size, key, state."""
-    state = "redriven" if letter.position in found.redriven else "pending"
+    state = found.state(letter)
     size = f"{letter.size}{' (truncated)' if letter.truncated else ''}"
     key = safe_bytes(letter.key)[:KEY_WIDTH]
     when = letter.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -48,7 +46,7 @@ def list_letters(found: Letters, chosen: Sequence[DeadLetter]) -> int:
     print(f"{'OFFSET':<10} {'TIME':<20}  {'REASON':<20} {'SIZE':>8}  {'KEY':<{KEY_WIDTH}} STATE")
     for letter in chosen:
         print(row(letter, found))
-    pending = sum(letter.position not in found.redriven for letter in chosen)
+    pending = sum(found.state(letter) != "redriven" for letter in chosen)
     print(f"dlq list: {len(chosen)} dead letters in {settings.task_events_dlq_topic}, {pending} pending")
     return OK
 
@@ -64,7 +62,7 @@ def body_text(value: bytes | None) -> str:
 
 def show_letter(letter: DeadLetter, found: Letters) -> int:
     """Print one letter's headers, body and what decoding makes of it now."""
-    state = "redriven" if letter.position in found.redriven else "pending"
+    state = found.state(letter)
     print(f"dead letter {letter.position} of {settings.task_events_dlq_topic} ({state})")
     print(f"time: {letter.timestamp.isoformat()}\nkey: {safe_bytes(letter.key)}\nheaders:")
     for name, value in letter.headers:
@@ -78,18 +76,6 @@ def show_letter(letter: DeadLetter, found: Letters) -> int:
     return OK
 
 
-@asynccontextmanager
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    """A started producer on the shared connection that waits for every replica."""
-    options = client_options(settings)
-    started = AIOKafkaProducer(**options, acks="all", enable_idempotence=settings.idempotent_producer)
-    await started.start()
-    try:
-        yield started
-    finally:
-        await started.stop()
-
-
 def source(letter: DeadLetter) -> str:
     """The replay command that reads the original message where it still is."""
     partition = safe_bytes(letter.header(PARTITION_HEADER))
@@ -97,22 +83,22 @@ def source(letter: DeadLetter) -> str:
     return f"`faust -A streams.app replay --from-offset {partition}:{offset}`"
 
 
-async def redrive_letters(found: Letters, chosen: Sequence[DeadLetter]) -> int:
-    """Send each pending letter back once; truncated copies cannot go back and make this a failure."""
-    done = skipped = refused = 0
-    async with producer() as sending:
-        for letter in chosen:
-            if letter.position in found.redriven:
-                skipped += 1
-            elif letter.truncated:
-                refused += 1
-                print(f"{letter.position}: only a truncated copy is here; replay {source(letter)} instead")
-            else:
-                await redrive(sending, letter, settings)
-                done += 1
-    topic = settings.task_events_topic
-    print(f"dlq redrive: {done} sent back to {topic}, {skipped} already redriven, {refused} truncated")
-    return PROBLEM if refused else OK
+async def redrive(found: Letters, chosen: Sequence[DeadLetter]) -> int:
+    """Send each letter back once; truncated copies and letters in doubt stay, and make this a failure."""
+    outcome = await redrive_letters(found, chosen, settings)
+    for letter in outcome.truncated:
+        print(f"{letter.position}: only a truncated copy is here; replay {source(letter)} instead")
+    for letter in outcome.in_doubt:
+        print(
+            f"{letter.position}: a redrive of it was interrupted and {settings.task_events_topic} no longer "
+            f"holds where its copy would be; look for its event (`dlq show {letter.position}`) in audit_log"
+        )
+    doubt = f", {len(outcome.in_doubt)} in doubt" if outcome.in_doubt else ""
+    print(
+        f"dlq redrive: {outcome.sent} sent back to {settings.task_events_topic}, {outcome.already} already "
+        f"redriven, {len(outcome.truncated)} truncated{doubt}"
+    )
+    return PROBLEM if outcome.truncated or outcome.in_doubt else OK
 
 
 async def position_of(text: str | None, action: str) -> str:
@@ -171,8 +157,10 @@ async def dlq(
                                          send back to task-events, each letter once only
 
     OFFSET is PARTITION:OFFSET as `dlq list` prints it (a bare N when the DLQ has one partition).
-    A redriven letter is marked in the DLQ and skipped by later redrives. Exit 0 when done, 1 when
-    a letter is not there or only a truncated copy could be redriven, 2 for bad usage.
+    A redriven letter is marked in the DLQ and skipped by later redrives; a letter whose redrive was
+    killed half-way is listed as interrupted, and the next redrive sends it only if task-events does
+    not hold its copy. Exit 0 when done, 1 when a letter is not there, only a truncated copy could be
+    redriven or a letter is in doubt, 2 for bad usage.
     """
     check_usage(action, offset, everything, reason, since)
     moment = parse_since(since) if since else None
@@ -186,5 +174,5 @@ async def dlq(
         if letter is None:
             print(f"dlq {action}: no dead letter at {position} in {settings.task_events_dlq_topic}")
             return PROBLEM
-        return show_letter(letter, found) if action == "show" else await redrive_letters(found, [letter])
-    return await redrive_letters(found, matching(found, reason=reason, since=moment))
+        return show_letter(letter, found) if action == "show" else await redrive(found, [letter])
+    return await redrive(found, matching(found, reason=reason, since=moment))
