@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml devstack/pyproject.toml
 run: bootstrap
 	@$(BIN)/python -m devstack
 
+# Two processes by default (TEST_WORKERS=0 runs in this one): most of the suite waits on servers,
+# brokers and worker processes, so two halves overlap their waits. A module stays in one process.
+TEST_WORKERS ?= 2
 test: bootstrap
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: bootstrap
 	$(BIN)/ruff check .
