@@ -33,6 +33,7 @@ from faust.web import Request, Response, View
 from shared.counts import COUNT_FIELDS, counts_body
 from shared.events import TaskEvent
 from streams.app import app, settings
+from streams.metrics import observe_count_updates
 
 RECENT_EVENT_IDS = 50
 
@@ -130,12 +131,21 @@ def apply_update(current: dict[str, Any] | None, update: CountUpdate) -> dict[st
     return counts
 
 
+def count_run(
+    current: dict[str, Any] | None, updates: Iterable[CountUpdate]
+) -> tuple[dict[str, Any] | None, list[bool]]:
+    """One user's counts after a run of updates in order (None if nothing counted), and which counted."""
+    changed, counted = None, []
+    for update in updates:
+        after = apply_update(changed or current, update)
+        counted.append(after is not None)
+        changed = after or changed
+    return changed, counted
+
+
 def apply_updates(current: dict[str, Any] | None, updates: Iterable[CountUpdate]) -> dict[str, Any] | None:
     """One user's counts after a run of updates in order, or None when every one was a redelivery."""
-    changed = None
-    for update in updates:
-        changed = apply_update(changed or current, update) or changed
-    return changed
+    return count_run(current, updates)[0]
 
 
 def updates_in(batch: CountBatch) -> list[CountUpdate]:
@@ -151,14 +161,20 @@ def by_user(batch: CountBatch) -> dict[str, list[CountUpdate]]:
     return users
 
 
+def tally_batch(batch: CountBatch) -> None:
+    """Add a batch's updates to its users' counts, one table write per user, and count the outcomes."""
+    for user_id, updates in by_user(batch).items():
+        changed, counted = count_run(user_to_counts.get(user_id), updates)
+        if changed is not None:
+            user_to_counts[user_id] = changed
+        observe_count_updates(zip((u.event_type for u in updates), counted, strict=True))
+
+
 @app.agent(counts_by_user)
 async def tally(stream: StreamT) -> None:
-    """Add each batch's updates to its users' counts, one table write per user, skipping redeliveries."""
+    """Add each batch's updates to its users' counts, skipping redeliveries."""
     async for batch in stream:
-        for user_id, updates in by_user(batch).items():
-            counted = apply_updates(user_to_counts.get(user_id), updates)
-            if counted is not None:
-                user_to_counts[user_id] = counted
+        tally_batch(batch)
 
 
 @app.page("/counts/{user_id}/")

@@ -1,13 +1,15 @@
 """Prometheus metrics of the stream worker, served at GET /metrics on its web port.
 
 Counters are bumped by the plain functions that do the work (audit batches, dead letters, mails);
-consumer lag and the counts table's size are read when scraped, from this worker's own view.
+consumer lag and the counts table's size are read when scraped, from this worker's own view. Each
+agent counts the events it settled in a counter of its own, by event type and outcome: an event
+passes every agent, so one counter for all of them would count it once per agent when summed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +49,18 @@ EVENT_LATENCY = Histogram(
 DEAD_LETTERS = Counter("todo_worker_dead_letters", "Messages written to the dead-letter topic, by reason.",
                        ["reason"])  # fmt: skip
 MAILS = Counter("todo_worker_mails", "Completion mails, by outcome (sent, failed for good).", ["outcome"])
+NOTIFICATION_EVENTS = Counter(
+    "todo_worker_notification_events",
+    "Completions the notifications agent settled, by event type and outcome: sent, skipped (no mail "
+    "due: opted out, capped, unverified, or mailed already) or dead_lettered (the mail refused for good).",
+    ["event_type", "outcome"],
+)
+COUNT_UPDATES = Counter(
+    "todo_worker_count_updates",
+    "Events the tally agent settled, by event type and outcome: counted, or duplicate (a redelivery or a "
+    "second publication of an event counted already, skipped).",
+    ["event_type", "outcome"],
+)
 
 
 def observe_audit_batch(
@@ -61,6 +75,17 @@ def observe_audit_batch(
         EVENTS.labels(maybe.event_type if maybe else "unknown", "dead_lettered").inc()
     BATCH_SIZE.observe(len(audited) + len(dead_lettered))
     BATCH_SECONDS.observe(seconds)
+
+
+def observe_notification(event_type: str, outcome: str) -> None:
+    """Count one completion the notifications agent settled (sent, skipped or dead_lettered)."""
+    NOTIFICATION_EVENTS.labels(event_type, outcome).inc()
+
+
+def observe_count_updates(settled: Iterable[tuple[str, bool]]) -> None:
+    """Count the tally's (event type, whether counted) pairs: counted, or a duplicate it skipped."""
+    for event_type, counted in settled:
+        COUNT_UPDATES.labels(event_type, "counted" if counted else "duplicate").inc()
 
 
 def consumer_lag(topic: str) -> dict[int, int]:

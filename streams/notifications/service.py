@@ -27,7 +27,7 @@ from shared.settings import Settings
 from streams.database import worker_sessions
 from streams.deadletter import dead_letter, dead_letter_value
 from streams.decoding import DecodeError, try_decode
-from streams.metrics import MAILS
+from streams.metrics import MAILS, observe_notification
 from streams.notifications.abuse import mail_allowed
 from streams.notifications.mailer import build_completion_message, send_message
 from streams.notifications.store import (
@@ -102,7 +102,7 @@ async def notify(event: EventT, *, settings: Settings) -> None:
     if not isinstance(decoded, TaskEvent) or not wants_mail(decoded):
         return
     try:
-        await send_completion_mail(decoded, settings=settings)
+        sent = await send_completion_mail(decoded, settings=settings)
     except Exception as exc:
         # Transient failures were retried inside; what reaches here is about this event, for good.
         log.error("completion mail for event %s failed for good: %s", decoded.event_id, describe(exc),
@@ -111,6 +111,9 @@ async def notify(event: EventT, *, settings: Settings) -> None:
         await _db(settings, "claim release", release_claim, event_id=decoded.event_id)
         ceiling = settings.retry_max_backoff_seconds
         await dead_letter(event, reason="mail-rejected", message=describe(exc), max_backoff=ceiling)
+        observe_notification(decoded.event_type, "dead_lettered")
+        return
+    observe_notification(decoded.event_type, "sent" if sent else "skipped")
 
 
 async def resend_stale_claims(*, settings: Settings) -> int:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 import streams.audit.agents
 from shared.events import new_event
 from shared.settings import Settings
+from streams.counts import CountBatch, CountUpdate, tally
 from streams.metrics import observe_audit_batch
 
 
@@ -68,3 +69,27 @@ def test_a_settled_batch_records_outcomes_by_type_and_the_commit_to_row_latency(
     )
     assert sample("todo_worker_event_latency_seconds_count") - total_before == 1
     assert sample("todo_worker_event_latency_seconds_bucket", le="30.0") == slow_before, "40 s is over 30 s"
+
+
+def test_the_tally_counts_the_events_it_counted_and_the_duplicates_it_skipped():
+    updates = [
+        CountUpdate("tallied", "e1", "created", 0, 1),
+        CountUpdate("tallied", "e1", "created", 0, 1),  # redelivered
+        CountUpdate("tallied", "e2", "deleted", 0, 2),
+        CountUpdate("tallied", "e2", "deleted", 0, 9),  # published twice: same event_id, later offset
+    ]
+    keys = [
+        ("created", "counted"),
+        ("created", "duplicate"),
+        ("deleted", "counted"),
+        ("deleted", "duplicate"),
+    ]
+    before = [sample("todo_worker_count_updates_total", event_type=t, outcome=o) for t, o in keys]
+
+    async def run() -> None:
+        async with tally.test_context() as agent:
+            await agent.put(CountBatch(updates=[list(u) for u in updates]))
+
+    asyncio.run(run())
+    after = [sample("todo_worker_count_updates_total", event_type=t, outcome=o) for t, o in keys]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1]

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine
 
 from devstack.kafka import free_port
 from shared.events import new_event
 from tests.fixtures.kafka import Topics
 from tests.fixtures.streams import MailSink, Worker, make_worker, wait_for
-from tests.streams.helpers import bare, produce_to
+from tests.streams.conftest import add_user
+from tests.streams.helpers import bare, keyed, produce, produce_to
 
 pytestmark = [pytest.mark.slow]
 PROCFILE = Path(__file__).resolve().parents[2] / "Procfile"
@@ -70,6 +72,53 @@ def test_every_line_the_worker_writes_is_a_json_object(json_worker: Worker):
     assert any("worker ready" in line for line in lines)
     not_json = [line for line in lines if not _is_json_object(line)]
     assert not_json == []
+
+
+def outcomes(worker: Worker) -> dict[tuple[str, str, str], float]:
+    """The worker's per-agent event counters as (metric, event_type, outcome) -> value."""
+    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=10) as response:  # noqa: S310
+        families = text_string_to_metric_families(response.read().decode())
+    return {
+        (s.name, s.labels["event_type"], s.labels["outcome"]): s.value
+        for f in families
+        for s in f.samples
+        if s.name in ("todo_worker_notification_events_total", "todo_worker_count_updates_total")
+    }
+
+
+def test_the_notifications_and_tally_agents_count_events_by_type_and_outcome(
+    json_worker: Worker, kafka_bootstrap: str, module_topics: Topics, engine: Engine
+):
+    users = [
+        add_user(engine, email="counted@example.com"),
+        add_user(engine, email="hushed@example.com", notifications=False),
+        add_user(engine, email="not an address"),  # refused for good: the completion is dead-lettered
+    ]
+    done = [
+        new_event(event_type="completed", user_id=user, task_id=1, title="t", description="", completed=True)
+        for user in users
+    ]
+    twice = new_event(
+        event_type="updated", user_id=users[0], task_id=1, title="t", description="", completed=False
+    )
+    before = outcomes(json_worker)
+    # The update is published twice (two messages, one event_id): the tally counts it once.
+    produce(kafka_bootstrap, module_topics.events, [keyed(e, bare(e)) for e in [*done, twice, twice]])
+
+    expected = {
+        ("todo_worker_notification_events_total", "completed", "sent"): 1,
+        ("todo_worker_notification_events_total", "completed", "skipped"): 1,
+        ("todo_worker_notification_events_total", "completed", "dead_lettered"): 1,
+        ("todo_worker_count_updates_total", "completed", "counted"): 3,
+        ("todo_worker_count_updates_total", "updated", "counted"): 1,
+        ("todo_worker_count_updates_total", "updated", "duplicate"): 1,
+    }
+
+    def added() -> dict[tuple[str, str, str], float]:
+        after = outcomes(json_worker)
+        return {key: after.get(key, 0) - before.get(key, 0) for key in expected}
+
+    wait_for(lambda: added() == expected, timeout=60, what="each agent's outcomes")
 
 
 def _is_json_object(line: str) -> bool:
