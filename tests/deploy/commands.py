@@ -65,9 +65,12 @@ def shell_blocks(markdown: str) -> list[str]:
 
 
 def split_flags(words: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Positional words and flag names (without dashes or =value) of a command line."""
+    """Positional words and flag names (without dashes or =value) of a command line, up to a bare `--`
+    (what follows is another program's command line, as in `kubectl exec POD -- faust -A ...`)."""
     positional, flags = [], []
     for word in words:
+        if word == "--":
+            break
         if word.startswith("--") and len(word) > 2:
             flags.append(word[2:].split("=", 1)[0])
         elif word.startswith("-") and len(word) > 1 and not word[1].isdigit():
