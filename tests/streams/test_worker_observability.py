@@ -143,20 +143,22 @@ def lag_by_partition(worker: Worker) -> dict[str, float]:
 
 
 def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
-    kafka_bootstrap: str, module_topics: Topics, mail_sink: MailSink, tmp_path: Path
+    kafka_bootstrap: str, kafka_topics: Topics, mail_sink: MailSink, tmp_path: Path
 ):
+    # Its own topics: on the module's, the module's worker audited these events after the test had
+    # emptied the tables, and another module's test in the same process found them.
     # Nothing listens on this port: the audit insert retries (transient) and holds its offsets.
     stalled = make_worker(
         database_url=f"postgresql://todo@127.0.0.1:{free_port()}/todo",
         bootstrap=kafka_bootstrap,
-        topics=module_topics,
+        topics=kafka_topics,
         smtp_port=mail_sink[0].port,
         directory=tmp_path,
         app_id=f"test-lag-{uuid.uuid4().hex[:8]}",
     ).start()
     try:
         stalled.wait_ready()
-        wait_for(lambda: len(lag_by_partition(stalled)) == module_topics.partitions, what="a lag series each")
+        wait_for(lambda: len(lag_by_partition(stalled)) == kafka_topics.partitions, what="a lag series each")
         before = lag_by_partition(stalled)["2"]
         events = [
             new_event(
@@ -164,7 +166,7 @@ def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
             )
             for n in range(5)
         ]
-        produce_to(kafka_bootstrap, module_topics.events, [(2, b"lagging", bare(e), []) for e in events])
+        produce_to(kafka_bootstrap, kafka_topics.events, [(2, b"lagging", bare(e), []) for e in events])
         wait_for(
             lambda: lag_by_partition(stalled)["2"] == before + 5, timeout=30, what="lag 5 on partition 2"
         )
