@@ -7,7 +7,7 @@ table write per user and hour, not one per event.
 
 Each update lands in the hour of the event's own timestamp, not the hour the worker saw it, so a replay
 or a late event fills the hour it happened in and the series agrees with audit_log. Every hourly window
-keeps the counts shape with its own redelivery marks (counts.apply_update): a user's events come from
+keeps the counts shape with its own redelivery marks (count_entry.apply_update): a user's events come from
 one source partition in order, so an offset at or below the last one counted in that hour was counted
 there already, and a repeated event_id is a second publication of an event counted before.
 
@@ -30,7 +30,8 @@ from faust.web import Request, Response, View
 from shared.activity import RANGES, Range, bucket_starts, format_start
 from shared.events import EVENT_TYPES
 from streams.app import app, settings
-from streams.counts import CountUpdate, apply_updates, counts_by_user, updates_in
+from streams.count_entry import CountUpdate, apply_updates
+from streams.counts import counts_by_user, updates_in
 
 HOUR = 3600.0
 

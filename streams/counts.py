@@ -14,15 +14,17 @@ Redelivery: every update carries its source partition and offset. A user's event
 source partition, in order, so an update at or below the last offset counted for that user is a
 redelivery and is skipped; counts stay exact across restarts, not merely at least once. The same
 event published twice (two messages, one event_id) is caught by the user's last RECENT_EVENT_IDS ids,
-so the counts agree with the audit log.
+so the counts agree with the audit log. What an entry remembers, and how `replay --only counts`
+corrects an entry that missed an event below its marks, is in streams/count_entry.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
@@ -30,31 +32,33 @@ from faust import StreamT
 from faust.types import EventT
 from faust.web import Request, Response, View
 
-from shared.counts import COUNT_FIELDS, counts_body
+from shared.counts import counts_body
 from shared.events import TaskEvent
 from streams.app import app, settings
+from streams.count_entry import (
+    CountCorrection,
+    CountUpdate,
+    apply_correction,
+    correction_body,
+    correction_from,
+    count_run,
+)
 from streams.metrics import observe_count_updates
 
-RECENT_EVENT_IDS = 50
-
-
-class CountUpdate(NamedTuple):
-    """One event to count, with where it came from (for spotting redeliveries)."""
-
-    user_id: str
-    event_id: str
-    event_type: str
-    source_partition: int
-    source_offset: int
-    # When the event happened (seconds since the epoch), for the hourly activity (streams/activity.py);
-    # None only in an update forwarded by a worker from before that table.
-    timestamp: float | None = None
+# Corrections per message: each holds up to RECENT_EVENT_IDS positioned event ids (~4 KB), so ~400 KB.
+CORRECTIONS_PER_MESSAGE = 100
+log = logging.getLogger(__name__)
 
 
 class CountBatch(faust.Record, serializer="json"):
-    """The updates of one audited batch for the users of one counts partition, as plain lists."""
+    """The updates of one audited batch for the users of one counts partition, as plain lists.
+
+    Or, from `replay --only counts`, corrections for users of that partition (count_entry.py): the
+    same topic, so that they reach the worker holding those users' counts.
+    """
 
     updates: list[list[Any]]
+    corrections: list[Any] | None = None
 
 
 counts_by_user = app.topic(
@@ -117,35 +121,43 @@ async def forward_counts(audited: Sequence[tuple[EventT, TaskEvent]]) -> None:
     )
 
 
-def apply_update(current: dict[str, Any] | None, update: CountUpdate) -> dict[str, Any] | None:
-    """The user's counts after this update, or None when it was already counted (a redelivery)."""
-    counts = dict(current or dict.fromkeys(COUNT_FIELDS, 0))
-    seen = counts.get("offsets", {}).get(str(update.source_partition), -1)
-    recent = list(counts.get("recent", []))
-    if update.source_offset <= seen or update.event_id in recent:
-        return None
-    counts[update.event_type] = counts.get(update.event_type, 0) + 1
-    counts["total"] = counts.get("total", 0) + 1
-    counts["recent"] = [*recent, update.event_id][-RECENT_EVENT_IDS:]
-    counts["offsets"] = {**counts.get("offsets", {}), str(update.source_partition): update.source_offset}
-    return counts
+async def forward_corrections(corrections: Iterable[CountCorrection]) -> None:
+    """Send corrections to their users' counts partitions, a bounded number a message, and wait for them."""
+    grouped: dict[int, list[CountCorrection]] = defaultdict(list)
+    for correction in corrections:
+        grouped[counts_partition(correction.user_id)].append(correction)
+    pending = []
+    for partition, group in grouped.items():
+        for start in range(0, len(group), CORRECTIONS_PER_MESSAGE):
+            bodies = [correction_body(c) for c in group[start : start + CORRECTIONS_PER_MESSAGE]]
+            batch = CountBatch(updates=[], corrections=bodies)
+            pending.append(await counts_by_user.send(value=batch, partition=partition, force=True))
+    await asyncio.gather(*pending)
 
 
-def count_run(
-    current: dict[str, Any] | None, updates: Iterable[CountUpdate]
-) -> tuple[dict[str, Any] | None, list[bool]]:
-    """One user's counts after a run of updates in order (None if nothing counted), and which counted."""
-    changed, counted = None, []
-    for update in updates:
-        after = apply_update(changed or current, update)
-        counted.append(after is not None)
-        changed = after or changed
-    return changed, counted
+def correct(correction: CountCorrection) -> None:
+    """Set one user's counts from a replay's correction, or log why it was refused."""
+    corrected = apply_correction(user_to_counts.get(correction.user_id), correction)
+    if corrected is None:
+        log.warning(
+            "counts correction for user %r refused: more live events were counted past the replay's "
+            "snapshot than the entry remembers; run `replay --only counts` again",
+            correction.user_id,
+        )
+    else:
+        user_to_counts[correction.user_id] = corrected
 
 
-def apply_updates(current: dict[str, Any] | None, updates: Iterable[CountUpdate]) -> dict[str, Any] | None:
-    """One user's counts after a run of updates in order, or None when every one was a redelivery."""
-    return count_run(current, updates)[0]
+def corrections_in(batch: CountBatch) -> list[CountCorrection]:
+    """A count batch's corrections, leaving out (and logging) any that is not one."""
+    found = []
+    for body in batch.corrections or []:
+        correction = correction_from(body)
+        if correction is None:
+            log.warning("counts correction ignored: not a correction: %.200r", body)
+        else:
+            found.append(correction)
+    return found
 
 
 def updates_in(batch: CountBatch) -> list[CountUpdate]:
@@ -172,9 +184,11 @@ def tally_batch(batch: CountBatch) -> None:
 
 @app.agent(counts_by_user)
 async def tally(stream: StreamT) -> None:
-    """Add each batch's updates to its users' counts, skipping redeliveries."""
+    """Add each batch's updates to its users' counts, skipping redeliveries, then apply its corrections."""
     async for batch in stream:
         tally_batch(batch)
+        for correction in corrections_in(batch):
+            correct(correction)
 
 
 @app.page("/counts/{user_id}/")

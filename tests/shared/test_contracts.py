@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.counts import COUNT_FIELDS, counts_body, counts_from, parse_counts
 from shared.events import EVENT_TYPES, TASK_DATA_FIELDS, TaskData, new_event, parse_event
-from streams.counts import CountUpdate, apply_update
+from streams.count_entry import CountUpdate, apply_update
 from web.audit.export import CSV_COLUMNS
 from web.audit.pages import FIELD_LABELS
 

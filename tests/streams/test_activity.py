@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from shared.activity import RANGES
 from streams.activity import activity_body, count_activity
-from streams.counts import CountBatch, CountUpdate
+from streams.count_entry import CountUpdate
+from streams.counts import CountBatch
 
 NOW = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
 

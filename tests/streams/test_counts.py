@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.counts import (
-    CountBatch,
+from shared.counts import counts_body, counts_from
+from streams.count_entry import (
+    CountCorrection,
+    Counted,
     CountUpdate,
     apply_update,
     apply_updates,
-    by_user,
-    counts_body,
-    tally,
-    user_to_counts,
+    correction_body,
 )
+from streams.counts import CountBatch, by_user, tally, user_to_counts
 
 
 def update(
@@ -78,6 +78,35 @@ def test_tally_agent_updates_the_table_once_per_event() -> None:
             await agent.put(batch(update("deleted", 1), update("updated", 2)))
         assert counts_body("u", user_to_counts.get("u")) == {
             "user_id": "u", "created": 1, "updated": 1, "completed": 0, "deleted": 1, "total": 3,
+        }  # fmt: skip
+
+    asyncio.run(run())
+
+
+def test_tally_agent_applies_a_correction_after_live_updates_and_ignores_a_malformed_one() -> None:
+    # The tally missed offset 1 ("w"'s), then counted 3 live, past the snapshot (end 3) of the replay.
+    replayed = [
+        update("created", 0, user_id="w"),
+        update("updated", 1, user_id="w"),
+        update("updated", 2, user_id="w"),
+    ]
+    correction = CountCorrection(
+        user_id="w",
+        counts=counts_from({"created": 1, "updated": 2}),
+        offsets={0: 2},
+        snapshot={0: 3},
+        recent=[Counted(u.event_id, 0, u.source_offset, u.event_type) for u in replayed],
+    )
+
+    async def run() -> None:
+        async with tally.test_context() as agent:
+            await agent.put(batch(replayed[0], replayed[2], update("deleted", 3, user_id="w")))
+            await agent.put(
+                CountBatch(updates=[], corrections=[{"user_id": "w"}, correction_body(correction)])
+            )
+            await agent.put(batch(*replayed, update("deleted", 3, user_id="w")))
+        assert counts_body("w", user_to_counts.get("w")) == {
+            "user_id": "w", "created": 1, "updated": 2, "completed": 0, "deleted": 1, "total": 4,
         }  # fmt: skip
 
     asyncio.run(run())
