@@ -74,10 +74,15 @@ async def partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartit
     return [TopicPartition(topic, number) for number in sorted(found)]
 
 
-async def plan_read(consumer: AIOKafkaConsumer, topic: str, start: Start) -> Plan:
-    """(first offset, end offset) per partition to read, leaving out those with nothing to read."""
+async def plan_read(
+    consumer: AIOKafkaConsumer, topic: str, start: Start, ends: Mapping[TopicPartition, int] | None = None
+) -> Plan:
+    """(first offset, end offset) per partition to read, leaving out those with nothing to read.
+
+    The ends are where the topic ends now, unless given (two plans that must end at the same place).
+    """
     tps = await partitions(consumer, topic)
-    ends = await consumer.end_offsets(tps)
+    ends = ends if ends is not None else await consumer.end_offsets(tps)
     if start.offsets:
         unknown = sorted(set(start.offsets) - {tp.partition for tp in tps})
         if unknown:
@@ -102,8 +107,13 @@ def _offset_at(found: OffsetAndTimestamp | None, end: int) -> int:
     return int(found.offset)
 
 
-async def read(consumer: AIOKafkaConsumer, plan: Plan) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every record of the plan, partition by partition in offset order, then stop."""
+async def read(
+    consumer: AIOKafkaConsumer, plan: Plan, short: set[TopicPartition] | None = None
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of the plan, partition by partition in offset order, then stop.
+
+    A partition given up as idle before its end is added to `short`, for a caller that must know.
+    """
     consumer.assign(list(plan))
     for tp, (begin, _end) in plan.items():
         consumer.seek(tp, begin)
@@ -113,8 +123,12 @@ async def read(consumer: AIOKafkaConsumer, plan: Plan) -> AsyncIterator[Consumer
         for tp, records in batch.items():
             last_seen[tp] = time.monotonic()
             for record in records:
-                yield record
+                if record.offset < plan[tp][1]:  # a fetch may return more than was there at the start
+                    yield record
         for tp in list(remaining):
-            idle = time.monotonic() - last_seen[tp] > IDLE_SECONDS
-            if idle or await consumer.position(tp) >= plan[tp][1]:
+            if await consumer.position(tp) >= plan[tp][1]:
                 remaining.discard(tp)
+            elif time.monotonic() - last_seen[tp] > IDLE_SECONDS:
+                remaining.discard(tp)
+                if short is not None:
+                    short.add(tp)

@@ -22,6 +22,12 @@ def faust(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
+def faust_started(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """Start one command of the streams app and return without waiting for it."""
+    argv = [sys.executable, "-m", "faust", "-A", "streams.app", *args]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def summary(result: subprocess.CompletedProcess[str]) -> str:
     """The last line a command printed (its summary)."""
     lines = result.stdout.strip().splitlines()

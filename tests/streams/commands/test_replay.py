@@ -13,6 +13,7 @@ import sys
 import termios
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -25,7 +26,7 @@ from shared.models import AuditLog
 from streams.audit.store import insert_audit_rows
 from tests.fixtures.kafka import Topics
 from tests.fixtures.streams import Worker, wait_for
-from tests.streams.commands.conftest import commit_to_end, faust, summary
+from tests.streams.commands.conftest import commit_to_end, faust, faust_started, summary
 from tests.streams.helpers import bare, keyed, produce, produce_to
 
 pytestmark = pytest.mark.slow
@@ -111,6 +112,13 @@ def test_replay_starts_at_a_time_or_at_an_offset(
     assert result.returncode == 0, result.stderr
     assert "2 events read" in summary(result)
     assert audited(engine) == {e.event_id for e in placed[2:]}
+    # A user's totals need all their events: the whole topic is read, only fay's totals are set.
+    result = faust(
+        command_env, "replay", "--from-offset", f"{partition}:{offset}", "--only", "counts", "--dry-run"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "10 events read" in summary(result)
+    assert "counts: 2 count updates to send, totals to set for 1 user" in summary(result)
 
 
 @pytest.mark.parametrize(
@@ -132,43 +140,66 @@ def test_bad_usage_is_a_message_and_exit_2(command_env, args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_check_finds_disagreement_and_a_counts_replay_mends_it_once(
+def counted(worker: Worker, user: str, events: list[TaskEvent]) -> bool:
+    """Whether the worker's counts for `user` have reached as many events as `events` holds of theirs."""
+    total = sum(e.user_id == user for e in events)
+    return (worker.get(f"/counts/{user}/")[1] or {}).get("total", -1) >= total
+
+
+def expected_counts(user: str, events: list[TaskEvent]) -> dict:
+    """The counts body for the user's events."""
+    kinds = Counter(e.event_type for e in events if e.user_id == user)
+    return counts_body(user, {**kinds, "total": sum(kinds.values())})
+
+
+def test_counts_replay_fills_gaps_below_what_the_worker_counted_while_it_keeps_counting(
     command_env, kafka_bootstrap: str, kafka_topics: Topics, engine: Engine, tmp_path
 ):
-    events = events_for("gus", "hal", per_user=4)
-    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in events])
-    # The worker's group starts past these events, as if its table had lost them.
+    lost = events_for("gus", "hal", per_user=4)
+    produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in lost])
+    # The worker's group starts past these events, as if a crash had lost them from its table.
     commit_to_end(kafka_bootstrap, kafka_topics.events, command_env["WORKER_APP_ID"])
     worker = Worker(command_env, tmp_path / "worker.log").start()
     env = {**command_env, "WORKER_URL": worker.url}
     try:
         worker.wait_ready()
+        # gus's table entry counts events past the lost ones.
+        live = events_for("gus", per_user=2)
+        produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in live])
+        wait_for(lambda: counted(worker, "gus", live), what="gus")
         assert faust(env, "replay", "--from-beginning", "--only", "audit").returncode == 0
 
         check = faust(env, "replay", "--check")
         assert check.returncode == 1, check.stderr
         assert summary(check) == "replay --check: 2 users checked, 2 disagree"
-        assert (
-            "gus: stream created=0 updated=0 completed=0 deleted=0 total=0; database created=1 updated=2"
-            in check.stdout
-        )
+        lines = check.stdout.splitlines()
+        assert "gus: stream created=1 updated=0 completed=0 deleted=1 total=2; database created=2" in lines[0]
+        assert "hal: stream created=0 updated=0 completed=0 deleted=0 total=0; database created=1" in lines[1]
 
-        mend = faust(env, "replay", "--from-beginning", "--only", "counts")
-        assert mend.returncode == 0, mend.stderr
-        assert "counts: 8 count updates sent" in summary(mend)
-        expected = {"created": 1, "updated": 2, "completed": 0, "deleted": 1, "total": 4}
+        # Live events for gus keep coming while the counts replay runs: none lost, none counted twice.
+        mend = faust_started(env, "replay", "--from-beginning", "--only", "counts")
+        during = []
+        while mend.poll() is None:
+            during += events_for("gus", per_user=2)[:1]
+            produce(kafka_bootstrap, kafka_topics.events, [keyed(during[-1], bare(during[-1]))])
+            time.sleep(0.2)
+        out, err = mend.communicate()
+        assert mend.returncode == 0, err
+        assert "totals set for 2 users" in out.splitlines()[-1]
+        everything = [*lost, *live, *during]
         for user in ("gus", "hal"):
-            wait_for(
-                lambda user=user: worker.get(f"/counts/{user}/")[1] == counts_body(user, expected), what=user
-            )
-        check = faust(env, "replay", "--check")
-        assert (check.returncode, summary(check)) == (0, "replay --check: 2 users checked, 0 disagree")
+            wait_for(lambda user=user: counted(worker, user, everything), what=user)
+            assert worker.get(f"/counts/{user}/")[1] == expected_counts(user, everything)
 
         again = faust(env, "replay", "--from-beginning")
         assert again.returncode == 0, again.stderr
-        assert "audit_log: 0 rows added, 8 already there; counts: 8 count updates sent" in summary(again)
-        time.sleep(2)  # give the worker time to (wrongly) count the repeats
-        assert worker.get("/counts/gus/")[1] == counts_body("gus", expected)
+        assert "audit_log: 0 rows added" in summary(again)
+        # One more live event: counted after everything the second replay sent to gus's partition.
+        last = events_for("gus", per_user=2)[1:]
+        produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in last])
+        everything += last
+        wait_for(lambda: counted(worker, "gus", everything), what="gus's last event")
+        assert worker.get("/counts/gus/")[1] == expected_counts("gus", everything)
         check = faust(env, "replay", "--check")
         assert (check.returncode, summary(check)) == (0, "replay --check: 2 users checked, 0 disagree")
     finally:
