@@ -1,17 +1,27 @@
-"""`replay --check`: every user's counts as the worker's table serves them against audit_log's."""
+"""`replay --check`: every user's counts as the worker's table serves them against audit_log's.
+
+Every user means those audit_log holds and those the table holds, so a user counted by the stream
+but absent from the database is named too. The table's users are the keys of its changelog topic
+(read whole, in no group); their counts are asked of the worker, which answers for the current
+value whoever holds the partition.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from urllib.parse import quote
 
 import httpx
 
-from shared.counts import COUNT_FIELDS, parse_counts
+from shared.counts import COUNT_FIELDS, counts_from, parse_counts
 from shared.settings import Settings
 from streams.commands.base import progress
+from streams.commands.reading import Start, open_consumer, plan_read, read
 from streams.commands.safe import safe_text
 from streams.commands.store import audit_counts
+from streams.counts import user_to_counts
 from streams.database import worker_sessions
 
 # A tool may wait longer than a page does (COUNTS_TIMEOUT_SECONDS) for a busy worker.
@@ -35,18 +45,35 @@ async def stream_counts(client: httpx.AsyncClient, settings: Settings, user_id: 
     return counts
 
 
+async def table_users(settings: Settings) -> set[str]:
+    """Every user the counts table holds: the keys of its changelog (none before it exists)."""
+    users: set[str] = set()
+    topic = user_to_counts.changelog_topic.get_topic_name()
+    async with open_consumer(settings) as consumer:
+        await consumer.topics()
+        if not consumer.partitions_for_topic(topic):
+            return users
+        async for record in read(consumer, await plan_read(consumer, topic, Start(beginning=True))):
+            with contextlib.suppress(ValueError):
+                key = json.loads(record.key or b"")
+                if isinstance(key, str):
+                    users.add(key)
+    return users
+
+
 async def disagreements(settings: Settings) -> tuple[int, list[str]]:
     """How many users were checked, and one line for each whose stream and database counts differ."""
     database = await asyncio.to_thread(audit_counts, sessions=worker_sessions(settings))
+    users = sorted(set(database) | await table_users(settings))
+    nothing = counts_from({})
     lines = []
     async with httpx.AsyncClient(timeout=WORKER_TIMEOUT_SECONDS, trust_env=False) as client:
-        for user_id in progress(sorted(database), what="users"):
+        for user_id in progress(users, what="users"):
             stream = await stream_counts(client, settings, user_id)
-            if stream != database[user_id]:
-                lines.append(
-                    f"{safe_text(user_id)}: stream {describe(stream)}; database {describe(database[user_id])}"
-                )
-    return len(database), lines
+            stored = database.get(user_id, nothing)
+            if stream != stored:
+                lines.append(f"{safe_text(user_id)}: stream {describe(stream)}; database {describe(stored)}")
+    return len(users), lines
 
 
 def describe(counts: dict[str, int]) -> str:

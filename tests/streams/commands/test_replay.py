@@ -152,7 +152,7 @@ def expected_counts(user: str, events: list[TaskEvent]) -> dict:
     return counts_body(user, {**kinds, "total": sum(kinds.values())})
 
 
-def test_counts_replay_fills_gaps_below_what_the_worker_counted_while_it_keeps_counting(
+def test_check_finds_disagreements_either_way_and_a_counts_replay_fills_gaps_while_counting(
     command_env, kafka_bootstrap: str, kafka_topics: Topics, engine: Engine, tmp_path
 ):
     lost = events_for("gus", "hal", per_user=4)
@@ -163,18 +163,22 @@ def test_counts_replay_fills_gaps_below_what_the_worker_counted_while_it_keeps_c
     env = {**command_env, "WORKER_URL": worker.url}
     try:
         worker.wait_ready()
-        # gus's table entry counts events past the lost ones.
-        live = events_for("gus", per_user=2)
+        # gus's table entry counts events past the lost ones; ida's are counted and audited.
+        live = events_for("gus", "ida", per_user=2)
         produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in live])
-        wait_for(lambda: counted(worker, "gus", live), what="gus")
+        for user in ("gus", "ida"):
+            wait_for(lambda user=user: counted(worker, user, live), what=user)
         assert faust(env, "replay", "--from-beginning", "--only", "audit").returncode == 0
+        with engine.begin() as conn:  # the database loses ida's rows: stream counts, no audit rows
+            conn.execute(delete(AuditLog).where(AuditLog.user_id == "ida"))
 
         check = faust(env, "replay", "--check")
         assert check.returncode == 1, check.stderr
-        assert summary(check) == "replay --check: 2 users checked, 2 disagree"
+        assert summary(check) == "replay --check: 3 users checked, 3 disagree"
         lines = check.stdout.splitlines()
         assert "gus: stream created=1 updated=0 completed=0 deleted=1 total=2; database created=2" in lines[0]
         assert "hal: stream created=0 updated=0 completed=0 deleted=0 total=0; database created=1" in lines[1]
+        assert "ida: stream created=1 updated=0 completed=0 deleted=1 total=2; database created=0" in lines[2]
 
         # Live events for gus keep coming while the counts replay runs: none lost, none counted twice.
         mend = faust_started(env, "replay", "--from-beginning", "--only", "counts")
@@ -185,15 +189,15 @@ def test_counts_replay_fills_gaps_below_what_the_worker_counted_while_it_keeps_c
             time.sleep(0.2)
         out, err = mend.communicate()
         assert mend.returncode == 0, err
-        assert "totals set for 2 users" in out.splitlines()[-1]
+        assert "totals set for 3 users" in out.splitlines()[-1]
         everything = [*lost, *live, *during]
-        for user in ("gus", "hal"):
+        for user in ("gus", "hal", "ida"):
             wait_for(lambda user=user: counted(worker, user, everything), what=user)
             assert worker.get(f"/counts/{user}/")[1] == expected_counts(user, everything)
 
         again = faust(env, "replay", "--from-beginning")
         assert again.returncode == 0, again.stderr
-        assert "audit_log: 0 rows added" in summary(again)
+        assert "audit_log: 2 rows added" in summary(again)  # ida's, the database side of its disagreement
         # One more live event: counted after everything the second replay sent to gus's partition.
         last = events_for("gus", per_user=2)[1:]
         produce(kafka_bootstrap, kafka_topics.events, [keyed(e, bare(e)) for e in last])
@@ -201,7 +205,7 @@ def test_counts_replay_fills_gaps_below_what_the_worker_counted_while_it_keeps_c
         wait_for(lambda: counted(worker, "gus", everything), what="gus's last event")
         assert worker.get("/counts/gus/")[1] == expected_counts("gus", everything)
         check = faust(env, "replay", "--check")
-        assert (check.returncode, summary(check)) == (0, "replay --check: 2 users checked, 0 disagree")
+        assert (check.returncode, summary(check)) == (0, "replay --check: 3 users checked, 0 disagree")
     finally:
         worker.stop()
 
