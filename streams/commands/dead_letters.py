@@ -2,7 +2,7 @@
 
 Besides the letters the worker wrote, the DLQ holds what `dlq redrive` writes (streams/commands/
 redrive.py says why): an intent (`x-dlq-redrive-intent`, JSON naming the letters about to go back and
-where task-events ended just before), and a mark per letter once its copy is on task-events
+where each topic they go back to ended just before), and a mark per letter once its copy is there
 (`x-dlq-redriven: P:N`, empty value). A letter named by an intent but never marked is `interrupted`.
 """
 
@@ -68,13 +68,14 @@ class DeadLetter:
 class Letters:
     """Everything in the DLQ: the letters, the positions already redriven, and those a redrive began.
 
-    `intended` maps a position named by an intent to the task-events offset per partition from which
-    its copy would be found (the earliest, when several interrupted redrives named it).
+    `intended` maps a position named by an intent to, per topic the intent recorded, the offset per
+    partition from which its copy would be found there (the earliest, when several interrupted
+    redrives named it). A letter's copy is looked for on its own destination only.
     """
 
     letters: list[DeadLetter]
     redriven: set[str]
-    intended: dict[str, dict[int, int]]
+    intended: dict[str, dict[str, dict[int, int]]]
 
     def find(self, position: str) -> DeadLetter | None:
         """The letter at PARTITION:OFFSET, if there is one."""
@@ -86,26 +87,39 @@ class Letters:
             return "redriven"
         return "interrupted" if letter.position in self.intended else "pending"
 
-    def add_intent(self, value: bytes | None) -> None:
-        """Record an intent's letters and where task-events ended when it was written."""
+    def add_intent(self, value: bytes | None, *, task_events: str) -> None:
+        """Record an intent's letters and where each topic they went to ended when it was written.
+
+        Intents from before redrives had several destinations hold `task_events_from` alone: their
+        letters all went to task-events (named here, as the settings do).
+        """
         try:
             body = json.loads(value or b"")
-            starts = {int(partition): int(offset) for partition, offset in body["task_events_from"].items()}
+            named = body["topics_from"] if "topics_from" in body else {task_events: body["task_events_from"]}
+            starts = {
+                str(topic): {int(partition): int(offset) for partition, offset in ends.items()}
+                for topic, ends in named.items()
+            }
             positions = [str(position) for position in body["letters"]]
         except (ValueError, KeyError, TypeError, AttributeError):
             return  # not one of ours: no letter is in doubt because of it
         for position in positions:
-            known = self.intended.get(position)
-            # A partition one intent does not name is scanned from its beginning (find_copies).
-            self.intended[position] = (
-                starts if known is None else {p: min(o, known[p]) for p, o in starts.items() if p in known}
-            )
+            known = self.intended.setdefault(position, {})
+            for topic, ends in starts.items():
+                before = known.get(topic)
+                # A partition one intent does not name is scanned from its beginning (find_copies).
+                known[topic] = (
+                    ends if before is None else {p: min(o, before[p]) for p, o in ends.items() if p in before}
+                )
 
 
-def intent_value(positions: list[str], task_events_from: dict[int, int]) -> bytes:
-    """The body of an intent record: the letters about to go back, and task-events' ends before."""
-    starts = {str(partition): offset for partition, offset in sorted(task_events_from.items())}
-    return json.dumps({"letters": positions, "task_events_from": starts}).encode()
+def intent_value(positions: list[str], topics_from: dict[str, dict[int, int]]) -> bytes:
+    """The body of an intent record: the letters about to go back, and where their topics ended."""
+    starts = {
+        topic: {str(partition): offset for partition, offset in sorted(ends.items())}
+        for topic, ends in sorted(topics_from.items())
+    }
+    return json.dumps({"letters": positions, "topics_from": starts}).encode()
 
 
 def _letter(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
@@ -132,7 +146,7 @@ async def load(consumer: AIOKafkaConsumer, settings: Settings) -> Letters:
             if mark is not None:
                 found.redriven.add(mark.decode("ascii", "replace"))
             elif letter.header(INTENT_HEADER) is not None:
-                found.add_intent(letter.value)
+                found.add_intent(letter.value, task_events=settings.task_events_topic)
             else:
                 found.letters.append(letter)
             bar.update(1)

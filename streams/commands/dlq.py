@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import click
 from faust.cli import argument, option
 
+from shared.settings import Settings
 from streams.app import app, settings
 from streams.commands.base import OK, PROBLEM, ToolCommand, Usage
 from streams.commands.dead_letters import DeadLetter, Letters, load
+from streams.commands.destination import destination, source_topic
 from streams.commands.reading import open_consumer, parse_position, parse_since, partitions
 from streams.commands.redrive import redrive_letters
 from streams.commands.safe import safe_bytes, safe_text
@@ -83,22 +85,36 @@ def source(letter: DeadLetter) -> str:
     return f"`faust -A streams.app replay --from-offset {partition}:{offset}`"
 
 
+def sent_summary(sent: Mapping[str, int], settings: Settings) -> str:
+    """How many letters went back, and to which topics: `3 sent back to task-events (2) and X (1)`."""
+    if len(sent) <= 1:
+        return f"{sum(sent.values())} sent back to {next(iter(sent), settings.task_events_topic)}"
+    return f"{sum(sent.values())} sent back to " + " and ".join(f"{t} ({n})" for t, n in sorted(sent.items()))
+
+
 async def redrive(found: Letters, chosen: Sequence[DeadLetter]) -> int:
-    """Send each letter back once; truncated copies and letters in doubt stay, and make this a failure."""
+    """Send each letter back once; truncated copies, letters from elsewhere and letters in doubt stay."""
     outcome = await redrive_letters(found, chosen, settings)
     for letter in outcome.truncated:
         print(f"{letter.position}: only a truncated copy is here; replay {source(letter)} instead")
+    for letter in outcome.nowhere:
+        print(
+            f"{letter.position}: it came from {safe_text(source_topic(letter)) or 'no topic it names'}, "
+            f"which this worker does not read; not sent (`dlq show {letter.position}`)"
+        )
     for letter in outcome.in_doubt:
         print(
-            f"{letter.position}: a redrive of it was interrupted and {settings.task_events_topic} no longer "
-            f"holds where its copy would be; look for its event (`dlq show {letter.position}`) in audit_log"
+            f"{letter.position}: a redrive of it was interrupted and {destination(letter, settings)} "
+            f"no longer holds where its copy would be; look for its event (`dlq show {letter.position}`) "
+            "in audit_log"
         )
     doubt = f", {len(outcome.in_doubt)} in doubt" if outcome.in_doubt else ""
+    nowhere = f", {len(outcome.nowhere)} from an unknown topic" if outcome.nowhere else ""
     print(
-        f"dlq redrive: {outcome.sent} sent back to {settings.task_events_topic}, {outcome.already} already "
-        f"redriven, {len(outcome.truncated)} truncated{doubt}"
+        f"dlq redrive: {sent_summary(outcome.sent, settings)}, {outcome.already} already redriven, "
+        f"{len(outcome.truncated)} truncated{nowhere}{doubt}"
     )
-    return PROBLEM if outcome.truncated or outcome.in_doubt else OK
+    return PROBLEM if outcome.truncated or outcome.in_doubt or outcome.nowhere else OK
 
 
 async def position_of(text: str | None, action: str) -> str:
@@ -148,19 +164,22 @@ async def dlq(
     since: str | None,
     everything: bool,
 ) -> int:
-    """List dead letters, show one, or redrive them to task-events once the cause is fixed.
+    """List dead letters, show one, or redrive them to where they came from once the cause is fixed.
 
     \b
     dlq list [--reason R] [--since T]    offset, time, reason, size, key and state of each
     dlq show OFFSET                      headers and body, control characters escaped
     dlq redrive OFFSET|--all [--reason R] [--since T]
-                                         send back to task-events, each letter once only
+                                         send back to the source topic, each letter once only
 
     OFFSET is PARTITION:OFFSET as `dlq list` prints it (a bare N when the DLQ has one partition).
-    A redriven letter is marked in the DLQ and skipped by later redrives; a letter whose redrive was
-    killed half-way is listed as interrupted, and the next redrive sends it only if task-events does
-    not hold its copy. Exit 0 when done, 1 when a letter is not there, only a truncated copy could be
-    redriven or a letter is in doubt, 2 for bad usage.
+    A letter goes back to the topic it was read from (x-dlq-source-topic): task-events, or the
+    worker's completions topic for mail failures (only the mail is retried; nothing is counted
+    again). A letter from any other topic is not sent. A redriven letter is marked in the DLQ and
+    skipped by later redrives; a letter whose redrive was killed half-way is listed as interrupted,
+    and the next redrive sends it only if its destination does not hold its copy. Exit 0 when done,
+    1 when a letter is not there, only a truncated copy could be redriven, a letter came from an
+    unknown topic or is in doubt, 2 for bad usage.
     """
     check_usage(action, offset, everything, reason, since)
     moment = parse_since(since) if since else None

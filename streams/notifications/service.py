@@ -43,6 +43,8 @@ from streams.retry import describe, retry_transient
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 100
+# The source a mail taken over from a stale claim is dead-lettered with: it was read from no topic.
+CLAIM_SOURCE = "sent_notifications"
 
 
 def wants_mail(decoded: TaskEvent | DecodeError) -> bool:
@@ -145,6 +147,6 @@ async def _give_up(event_data: dict[str, Any], exc: Exception, *, settings: Sett
     await _db(settings, "claim release", release_claim, event_id=uuid.UUID(str(event_data["event_id"])))
     value = json.dumps(event_data, ensure_ascii=False).encode("utf-8", "backslashreplace")
     await dead_letter_value(
-        key=str(event_data.get("user_id", "")).encode(), value=value, source="sent_notifications",
+        key=str(event_data.get("user_id", "")).encode(), value=value, source=CLAIM_SOURCE,
         reason="mail-rejected", message=describe(exc), max_backoff=settings.retry_max_backoff_seconds,
     )  # fmt: skip

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
-from shared.events import new_event
-from shared.models import AuditLog
+from shared.events import TaskEvent, new_event
+from shared.models import AuditLog, User
+from streams.count_entry import RECENT_EVENT_IDS
 from streams.deadletter import dead_letter_headers
 from tests.fixtures.kafka import Topics
-from tests.fixtures.streams import Worker, wait_for
+from tests.fixtures.streams import MailSink, Worker, wait_for
 from tests.streams.commands.conftest import faust, summary
+from tests.streams.conftest import add_user
 from tests.streams.helpers import bare, produce, produce_to, read_topic
 
 pytestmark = pytest.mark.slow
@@ -18,11 +20,11 @@ pytestmark = pytest.mark.slow
 HOSTILE = b"not json \x1b]0;owned\x07 \x1b[2J \xe2\x80\xae reversed \xff"
 
 
-def letter(reason: str, offset: int, *extra: tuple[str, bytes]) -> list[tuple[str, bytes]]:
-    """The headers the worker writes on a dead letter from task-events partition 3."""
+def letter(topic: str, reason: str, offset: int, *extra: tuple[str, bytes]) -> list[tuple[str, bytes]]:
+    """The headers the worker writes on a dead letter from partition 3 of this topic."""
     headers = dead_letter_headers(
         original=[("traceparent", b"00-abc-01")], reason=reason, message=f"{reason} here",
-        topic="task-events", partition=3, offset=offset,
+        topic=topic, partition=3, offset=offset,
     )  # fmt: skip
     return [*headers, *extra]
 
@@ -36,9 +38,9 @@ def test_list_show_and_redrive_each_letter_once(command_env, kafka_bootstrap: st
         kafka_bootstrap,
         kafka_topics.dlq,
         [
-            (0, b"ann", bare(event), letter("oversized", 10)),
-            (0, b"bob\x1b[1m", HOSTILE, letter("invalid-json", 11)),
-            (0, b"cy", b"{", letter("oversized", 12, *truncated)),
+            (0, b"ann", bare(event), letter(kafka_topics.events, "oversized", 10)),
+            (0, b"bob\x1b[1m", HOSTILE, letter(kafka_topics.events, "invalid-json", 11)),
+            (0, b"cy", b"{", letter(kafka_topics.events, "oversized", 12, *truncated)),
         ],
     )
 
@@ -103,6 +105,23 @@ def test_list_show_and_redrive_each_letter_once(command_env, kafka_bootstrap: st
     ]
 
 
+def test_a_letter_from_a_topic_the_worker_does_not_read_is_not_sent(
+    command_env, kafka_bootstrap: str, kafka_topics: Topics
+):
+    produce_to(
+        kafka_bootstrap, kafka_topics.dlq, [(0, b"ann", b"{}", letter("elsewhere", "mail-rejected", 4))]
+    )
+    refused = faust(command_env, "dlq", "redrive", "--all")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "0:0: it came from elsewhere, which this worker does not read; not sent" in refused.stdout
+    assert summary(refused) == (
+        f"dlq redrive: 0 sent back to {kafka_topics.events}, 0 already redriven, 0 truncated, "
+        "1 from an unknown topic"
+    )
+    assert read_topic(kafka_bootstrap, kafka_topics.events, count=1, timeout=2) == []
+    assert faust(command_env, "dlq", "list").stdout.splitlines()[1].split()[-1] == "pending"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -155,3 +174,54 @@ def audit_count(engine: Engine, event_id) -> int:
     """How many audit rows the event has."""
     with engine.connect() as conn:
         return int(conn.scalar(select(func.count()).where(AuditLog.event_id == event_id)) or 0)
+
+
+def test_a_mail_rejected_letter_redriven_after_the_fix_mails_once_and_leaves_the_counts_alone(
+    command_env, kafka_bootstrap: str, kafka_topics: Topics, engine: Engine, mail_sink: MailSink, tmp_path
+):
+    user = add_user(engine, email="not an address")
+    done = new_event(
+        event_type="completed", user_id=user, task_id=3, title="t", description="", completed=True
+    )
+    # More of the user's events than the tally remembers ids of: a copy of `done` on task-events would count.
+    later = [updated(user) for _ in range(RECENT_EVENT_IDS + 1)]
+    env = {**command_env, "SMTP_PORT": str(mail_sink[0].port)}
+    worker = Worker(env, tmp_path / "worker.log").start()
+    try:
+        worker.wait_ready()
+        produce(kafka_bootstrap, kafka_topics.events, [(user.encode(), bare(e), []) for e in [done, *later]])
+        wait_for(
+            lambda: read_topic(kafka_bootstrap, kafka_topics.dlq, count=1, timeout=1), timeout=60, what="DLQ"
+        )
+        before = wait_for(lambda: counted(worker, user, len(later) + 1), timeout=60, what="counts")
+        with engine.begin() as conn:
+            conn.execute(update(User).where(User.id == user).values(email="fixed@example.com"))
+
+        redriven = faust(env, "dlq", "redrive", "--all", "--reason", "mail-rejected")
+        assert redriven.returncode == 0, redriven.stdout + redriven.stderr
+        assert summary(redriven).startswith(f"dlq redrive: 1 sent back to {env['WORKER_APP_ID']}-completions")
+        wait_for(lambda: mails_of(mail_sink, done.event_id), timeout=60, what="the completion mail")
+        # One more event behind the redrive: once it is counted, whatever the redrive caused is counted too.
+        produce(kafka_bootstrap, kafka_topics.events, [(user.encode(), bare(updated(user)), [])])
+        after = wait_for(lambda: counted(worker, user, len(later) + 2), timeout=60, what="the last event")
+    finally:
+        worker.stop()
+    assert {**after, "updated": after["updated"] - 1, "total": after["total"] - 1} == before
+    assert len(mails_of(mail_sink, done.event_id)) == 1
+
+
+def updated(user: str) -> TaskEvent:
+    """A new `updated` event of the user's task 3."""
+    return new_event(event_type="updated", user_id=user, task_id=3, title="t", description="", completed=True)
+
+
+def counted(worker: Worker, user: str, total: int) -> dict[str, int]:
+    """The user's counts once their total has reached this many events ({} until then)."""
+    status, body = worker.get(f"/counts/{user}/")
+    return dict(body) if status == 200 and body["total"] >= total else {}
+
+
+def mails_of(sink: MailSink, event_id) -> list[str]:
+    """The saved mails about this event."""
+    texts = (path.read_text(errors="replace") for path in sink[1].messages())
+    return [text for text in texts if f"X-Todo-Event-Id: {event_id}" in text]

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from devstack.kafka import create_topics
 from shared.events import new_event
 from tests.fixtures.kafka import Topics
 from tests.streams.commands.conftest import faust, summary
@@ -54,7 +55,11 @@ def two_letters(bootstrap: str, topics: Topics) -> None:
         event = new_event(
             event_type="completed", user_id=user, task_id=1, title="t", description="", completed=True
         )
-        headers = [("x-dlq-error", b"hand-on-failed"), ("x-dlq-source-offset", str(offset).encode())]
+        headers = [
+            ("x-dlq-error", b"hand-on-failed"),
+            ("x-dlq-source-topic", topics.events.encode()),
+            ("x-dlq-source-offset", str(offset).encode()),
+        ]
         produce_to(bootstrap, topics.dlq, [(0, user.encode(), bare(event), headers)])
 
 
@@ -98,3 +103,27 @@ def test_killed_before_sending_a_letter_back_the_next_redrive_sends_it(
     events = kafka_topics.events
     assert summary(again) == f"dlq redrive: 2 sent back to {events}, 0 already redriven, 0 truncated"
     assert copies(kafka_bootstrap, kafka_topics) == [f"{kafka_topics.dlq}:0:{n}" for n in (0, 1)]
+
+
+def test_a_mail_letter_killed_before_its_mark_is_found_on_the_completions_topic_and_not_sent_again(
+    command_env, kafka_bootstrap: str, kafka_topics: Topics
+):
+    completions = f"{command_env['WORKER_APP_ID']}-completions"
+    create_topics(kafka_bootstrap, {completions: 1})
+    event = new_event(
+        event_type="completed", user_id="cy", task_id=1, title="t", description="", completed=True
+    )
+    headers = [("x-dlq-error", b"mail-rejected"), ("x-dlq-source-topic", completions.encode())]
+    produce_to(kafka_bootstrap, kafka_topics.dlq, [(0, b"cy", bare(event), headers)])
+
+    killed = killed_at(MARK, command_env, "dlq", "redrive", "--all")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    again = faust(command_env, "dlq", "redrive", "--all")
+    assert again.returncode == 0, again.stderr
+    assert (
+        summary(again)
+        == f"dlq redrive: 0 sent back to {kafka_topics.events}, 1 already redriven, 0 truncated"
+    )
+    copied = read_topic(kafka_bootstrap, completions, count=5, timeout=3)
+    assert [dict(record.headers)[COPY] for record in copied] == [f"{kafka_topics.dlq}:0:0".encode()]
+    assert read_topic(kafka_bootstrap, kafka_topics.events, count=5, timeout=2) == []
