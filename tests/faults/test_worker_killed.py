@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import email
+import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -96,8 +98,11 @@ def mail_diagnosis(engine: Engine, users: list[str], worker: Worker) -> str:
             .where(SentNotification.user_id.in_(users))
             .group_by(SentNotification.sent_at.is_not(None))
         ).all()
-    lines = [line for line in worker.log().splitlines() if "mail" in line.lower()][-10:]
-    return f"claims (sent, count): {claims}; the worker's last mail lines:\n" + "\n".join(lines)
+    assert worker.process is not None
+    os.kill(worker.process.pid, signal.SIGUSR1)  # streams/debugging.py: where each agent waits
+    time.sleep(2)
+    lines = [line for line in worker.log().splitlines() if "mail" in line.lower() or "suspended" in line]
+    return f"claims (sent, count): {claims}; the worker's last lines:\n" + "\n".join(lines[-10:])
 
 
 def test_three_sigkills_during_twenty_thousand_events(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import time
 import urllib.request
 import uuid
@@ -174,3 +176,16 @@ def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
         assert lag_by_partition(stalled)["2"] == before + 5
     finally:
         stalled.stop()
+
+
+def test_sigusr1_logs_where_each_agent_waits(json_worker: Worker) -> None:
+    """mode's own dump stopped at `await coro` for every agent; this one names our lines."""
+    assert json_worker.process is not None
+    os.kill(json_worker.process.pid, signal.SIGUSR1)
+    dump = wait_for(
+        lambda: next((line for line in json_worker.log().splitlines() if "suspended frames" in line), None),
+        what="the SIGUSR1 dump in the worker's log",
+    )
+    for agent in ("streams/audit/agents.py", "streams/notifications/agents.py", "streams/counts.py"):
+        assert agent in dump, f"{agent} missing from {dump}"
+    assert json_worker.get("/ready/")[0] == 200, "the worker carries on after the dump"
