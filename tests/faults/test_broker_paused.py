@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from devstack.kafka import TansuBroker, create_topics
 from shared.db import make_engine
 from shared.settings import Settings
+from tests.conftest import AuthActions
 from tests.fixtures.kafka import Topics
 from tests.fixtures.streams import MailSink, make_worker, wait_for
 from tests.web.outbox.conftest import relay_settings
@@ -78,10 +79,8 @@ def test_broker_stopped_for_thirty_seconds_under_api_load(
     stop = threading.Event()
     try:
         worker.wait_ready()
-        account = {"email": "outage@example.com", "password": "correct horse battery"}
-        assert client.post("/api/auth/register", json=account).status_code == 201
-        login = client.post("/api/auth/login", json=account).get_json()
-        user_id, headers = login["user_id"], {"Authorization": f"Bearer {login['access_token']}"}
+        user = AuthActions(client).register("outage@example.com")
+        user_id, headers = user.user_id, user.headers
 
         def load() -> None:
             """About 20 task creations a second until told to stop."""

@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 from devstack.postgres import EmbeddedPostgres, ensure_database
 from shared.db import make_engine
 from shared.settings import Settings, load_settings
+from tests.conftest import AuthActions
 from tests.fixtures.database import base_environment
 from tests.fixtures.kafka import Topics
 from tests.fixtures.streams import MailSink, make_worker, wait_for
@@ -87,10 +88,8 @@ def test_postgres_restart_under_load_loses_and_duplicates_nothing(
     stop = threading.Event()
     try:
         worker.wait_ready()
-        account = {"email": "pg@example.com", "password": "correct horse battery"}
-        assert client.post("/api/auth/register", json=account).status_code == 201
-        login = client.post("/api/auth/login", json=account).get_json()
-        user_id, headers = login["user_id"], {"Authorization": f"Bearer {login['access_token']}"}
+        user = AuthActions(client).register("pg@example.com")
+        user_id, headers = user.user_id, user.headers
 
         def load() -> None:
             """Create tasks one after another until told to stop, noting each answer."""
