@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import html
 import smtplib
-import ssl
 import unicodedata
 from email.headerregistry import Address
 from email.message import EmailMessage
 
 from shared.events import TaskEvent
-from shared.settings import Settings
-
-SMTP_TIMEOUT_SECONDS = 15.0
 
 
 class PermanentMailError(Exception):
@@ -54,17 +50,6 @@ def build_completion_message(*, event: TaskEvent, recipient: str, mail_from: str
         subtype="html",
     )
     return message
-
-
-def send_message(*, message: EmailMessage, settings: Settings) -> None:
-    """Deliver one message through the configured SMTP server (blocking; run it in a thread)."""
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
-        if settings.smtp_starttls:
-            # smtplib's default context checks neither the certificate nor the name: verify both.
-            smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ssl_cafile or None))
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password)
-        smtp.send_message(message)
 
 
 def is_permanent_mail_error(exc: BaseException) -> bool:

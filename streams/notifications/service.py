@@ -23,13 +23,14 @@ from typing import Any, TypeVar
 from faust.types import EventT
 
 from shared.events import TaskEvent, parse_event
+from shared.mail import send_message
 from shared.settings import Settings
 from streams.database import worker_sessions
 from streams.deadletter import dead_letter, dead_letter_value
 from streams.decoding import DecodeError, try_decode
 from streams.metrics import MAILS, observe_notification
 from streams.notifications.abuse import mail_allowed
-from streams.notifications.mailer import build_completion_message, send_message
+from streams.notifications.mailer import build_completion_message
 from streams.notifications.store import (
     claim_notification,
     mark_sent,

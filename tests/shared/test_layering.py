@@ -50,6 +50,7 @@ CONTRACT = {
     "activity": "the activity ranges and buckets the worker serves and the web falls back to",
     "webhooks": "the secret format and the addresses web accepts and the worker sends to",
     "counts": "the counts shape",
+    "mail": "one SMTP delivery (STARTTLS verified) for the worker's mail and the web's links",
 }
 
 

@@ -12,13 +12,13 @@ import pytest
 from devstack.kafka import free_port
 from devstack.mailsink import start_sink
 from shared.events import new_event
+from shared.mail import send_message
 from shared.settings import load_settings
 from streams.notifications.mailer import (
     PermanentMailError,
     build_completion_message,
     is_permanent_mail_error,
     is_transient_mail_error,
-    send_message,
 )
 
 EVENT = new_event(

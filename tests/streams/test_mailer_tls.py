@@ -13,8 +13,9 @@ from aiosmtpd.controller import Controller
 from devstack.kafka import free_port
 from devstack.mailsink import SaveToDirectory
 from shared.events import new_event
+from shared.mail import send_message
 from shared.settings import load_settings
-from streams.notifications.mailer import build_completion_message, is_transient_mail_error, send_message
+from streams.notifications.mailer import build_completion_message, is_transient_mail_error
 
 EVENT = new_event(event_type="completed", user_id="u", task_id=1, title="T", description="", completed=True)
 

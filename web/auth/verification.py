@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -17,12 +16,12 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from shared.db import SessionLike
+from shared.mail import send_message
 from shared.models import User
 from shared.settings import Settings
 
 SALT = "verify-email"
 MAX_AGE_SECONDS = 7 * 24 * 3600
-SMTP_TIMEOUT_SECONDS = 15.0
 log = logging.getLogger(__name__)
 
 
@@ -72,12 +71,7 @@ def send_verification(user: User) -> bool:
         return False
     message = _message(user, settings)
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ssl_cafile or None))
-            if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password)
-            smtp.send_message(message)
+        send_message(message=message, settings=settings)
     except (smtplib.SMTPException, OSError) as exc:
         log.warning("verification mail for account %s not sent: %s", user.id, exc)
         return False

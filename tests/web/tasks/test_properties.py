@@ -17,11 +17,12 @@ from sqlalchemy import Engine, select
 from devstack.kafka import free_port
 from devstack.mailsink import SaveToDirectory, start_sink
 from shared.db import make_sessionmaker
+from shared.mail import send_message
 from shared.models import OutboxEvent
 from shared.settings import Settings, load_settings
 from streams.audit.store import insert_audit_rows
 from streams.decoding import try_decode
-from streams.notifications.mailer import build_completion_message, send_message
+from streams.notifications.mailer import build_completion_message
 from tests.conftest import ApiUser, AuthActions
 from web.outbox.publishers.cloudevents import encode, envelope
 
