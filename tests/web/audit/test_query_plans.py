@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from shared.models import AuditLog
-from tests.fixtures.database import TABLES
+from tests.fixtures.database import empty_tables
 from tests.web.audit.factories import bulk_insert
 from web.audit import services
 from web.audit.schemas import AuditQuery, Cursor
@@ -36,8 +36,7 @@ def loaded(engine: Engine) -> Iterator[Engine]:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE audit_log"))
     yield engine
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_tables(engine)
 
 
 def _plan(session: Session, statement) -> str:
