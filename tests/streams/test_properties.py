@@ -26,11 +26,12 @@ from devstack.kafka import free_port
 from devstack.mailsink import SaveToDirectory, start_sink
 from shared.db import make_sessionmaker
 from shared.events import EVENT_TYPES, TaskEvent
+from shared.mail import send_message
 from shared.models import AuditLog
 from shared.settings import Settings, load_settings
 from streams.audit.store import insert_audit_rows
 from streams.decoding import USER_ID_MAX, DecodeError, try_decode
-from streams.notifications.mailer import build_completion_message, header_text, send_message
+from streams.notifications.mailer import build_completion_message, header_text
 
 SPECIALS = [
     "\x00",
