@@ -18,8 +18,6 @@ import grpc
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
 from google.protobuf import empty_pb2
 
-from devstack.kafka import free_port
-
 
 @dataclass(frozen=True)
 class Published:
@@ -68,24 +66,32 @@ class StandInSidecar:
     """The stand-in's two listeners; `stop()` and `start()` model the sidecar going away and coming back."""
 
     def __init__(self) -> None:
-        self.grpc_port = free_port()
-        self.http_port = free_port()
+        # 0 until the first start, which binds free ports (asking the kernel, not probing first:
+        # a probed port could be taken by a parallel test before the bind); restarts reuse them.
+        self.grpc_port = 0
+        self.http_port = 0
         self.published: list[Published] = []
         self._grpc: grpc.Server | None = None
         self._http: ThreadingHTTPServer | None = None
 
+    @classmethod
+    def not_yet_up(cls) -> StandInSidecar:
+        """A stand-in whose ports are chosen but which does not answer yet (a sidecar still starting)."""
+        return cls().start().stop()
+
     def start(self) -> StandInSidecar:
-        """Listen on the same ports every time."""
+        """Listen on free ports the first time and on the same ports every time after."""
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         dapr_pb2_grpc.add_DaprServicer_to_server(_Servicer(self.published), self._grpc)
-        self._grpc.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
+        self.grpc_port = self._grpc.add_insecure_port(f"127.0.0.1:{self.grpc_port}")
         self._grpc.start()
         ThreadingHTTPServer.allow_reuse_address = True
         self._http = ThreadingHTTPServer(("127.0.0.1", self.http_port), _Health)
+        self.http_port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> StandInSidecar:
         """Stop answering on both ports."""
         if self._grpc is not None:
             self._grpc.stop(grace=None).wait()
@@ -94,3 +100,4 @@ class StandInSidecar:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+        return self

@@ -93,7 +93,7 @@ def test_sidecar_down_events_wait_and_go_out_when_it_returns(
 
 def test_no_sidecar_at_start_is_waited_for_without_blocking(settings: Settings, engine: Engine) -> None:
     """Before the sidecar is up a publish fails fast (the relay retries); it never hangs a caller."""
-    standin = StandInSidecar()
+    standin = StandInSidecar.not_yet_up()
     publisher = DaprPublisher(settings=_dapr_settings(settings, standin))
     started = time.monotonic()
     assert publisher.publish([Outgoing(1, "u", {"event_id": "x"})]) == ["dapr sidecar not ready"]
