@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import smtplib
 import unicodedata
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 
@@ -25,6 +26,19 @@ def header_text(text: str) -> str:
     return "".join(" " if unicodedata.category(char) in ("Cc", "Zl", "Zp") else char for char in text)
 
 
+def set_subject(message: EmailMessage, subject: str) -> None:
+    """Set the Subject so that it reads back exactly, whatever the text.
+
+    Python's header folding (3.11) drops a space that falls where it splits non-ASCII text into
+    encoded words ("… ¡" arrived as "…¡"; found by tests/streams/test_properties.py). Encoding the
+    whole subject as encoded words ourselves keeps every space inside them, where decoders keep it.
+    """
+    if subject.isascii():
+        message["Subject"] = subject
+    else:
+        message.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
+
+
 def message_id(event: TaskEvent) -> str:
     """A Message-ID derived from the event alone, so a repeated send is recognisable downstream."""
     return f"<{event.event_id}.{event.event_type}@todo-platform>"
@@ -35,7 +49,7 @@ def build_completion_message(*, event: TaskEvent, recipient: str, mail_from: str
     title = event.task_data.title
     when = completed_at_text(event)
     message = EmailMessage()
-    message["Subject"] = f"Task completed: {header_text(title)}"
+    set_subject(message, f"Task completed: {header_text(title)}")
     message["From"] = mail_from
     try:
         message["To"] = Address(addr_spec=recipient)
