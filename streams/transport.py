@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -102,6 +102,21 @@ def committable_offset(acked: list[int], head: int | None) -> tuple[int | None, 
     return acked[run - 1] + 1, run
 
 
+def take_holes_before(holes: list[tuple[int, int]], upto: int) -> list[int]:
+    """The offsets of confirmed holes ([start, end) ranges) below `upto`, taken out of `holes`.
+
+    They count as done: the broker no longer holds them. What lies at or past `upto` stays.
+    """
+    taken: list[int] = []
+    kept: list[tuple[int, int]] = []
+    for start, end in sorted(holes):
+        taken.extend(range(start, min(end, upto)))
+        if end > upto:
+            kept.append((max(start, upto), end))
+    holes[:] = kept
+    return taken
+
+
 class FetchWaitConsumerThread(driver.AIOKafkaConsumerThread):
     """The aiokafka consumer thread, its fetch wait taken from the settings."""
 
@@ -123,6 +138,8 @@ class Consumer(driver.Consumer):
         self._cursors: dict[TP, PartitionCursor] = {}
         # Where commits start on a partition nothing was committed on yet (its first offset).
         self._start_offset: dict[TP, int] = {}
+        # Offsets the broker no longer holds ([start, end)), confirmed by seeking back to them.
+        self._holes: dict[TP, list[tuple[int, int]]] = {}
 
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
         """The consumer thread that applies our fetch wait."""
@@ -156,6 +173,7 @@ class Consumer(driver.Consumer):
         for tp in revoked:
             self._cursors.pop(tp, None)
             self._start_offset.pop(tp, None)
+            self._holes.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     def _checked(self, tp: TP) -> bool:
@@ -214,7 +232,7 @@ class Consumer(driver.Consumer):
                 await self._seek_back(tp, cursor)
                 continue
             if place is Place.AHEAD:
-                await self._accept_hole(tp, cursor, message.offset)
+                self._accept_hole(tp, cursor, message.offset)
             if not await self._deliver(message):
                 sitting_out.add(tp)  # cut short by a rebalance: the cursor still points at it
                 continue
@@ -241,13 +259,15 @@ class Consumer(driver.Consumer):
             return
         cursor.sought_back()
 
-    async def _accept_hole(self, tp: TP, cursor: PartitionCursor, offset: int) -> None:
+    def _accept_hole(self, tp: TP, cursor: PartitionCursor, offset: int) -> None:
         """The broker no longer holds tp's records before `offset`: go on from it, saying so."""
         start = cursor.next_offset
         assert start is not None
         log.warning("%s has no records at offsets %d to %d (retention or compaction); going on", tp, start,
                     offset - 1)  # fmt: skip
-        await self._add_gap(tp, start, offset - 1)
+        # Ours, not Faust's _add_gap: that one starts a hole one past the committed offset, which
+        # would leave the head unacknowledged for good.
+        self._holes.setdefault(tp, []).append((start, offset))
 
     async def _maybe_commit(self) -> None:
         """Commit every broker_commit_every acknowledged records, as Faust's loop does."""
@@ -262,7 +282,7 @@ class Consumer(driver.Consumer):
         acked = self._acked[tp]
         if not acked:
             return None
-        acked.extend(self._confirmed_holes_upto(tp, max(acked)))
+        acked.extend(take_holes_before(self._holes.get(tp, []), max(acked)))
         acked.sort()
         offset, covered = committable_offset(acked, self._head(tp))
         if offset is None:
@@ -270,15 +290,6 @@ class Consumer(driver.Consumer):
         self._acked_index[tp].difference_update(acked[:covered])
         del acked[:covered]
         return offset
-
-    def _confirmed_holes_upto(self, tp: TP, upto: int) -> Iterable[int]:
-        """Offsets of confirmed holes before `upto`, taken out of the record of holes."""
-        holes = self._gap[tp]
-        found = sorted(holes.overlap(0, upto))
-        if not found:
-            return []
-        holes.chop(0, upto)
-        return [offset for hole in found for offset in range(hole.begin, min(hole.end, upto))]
 
 
 class Transport(driver.Transport):

@@ -7,7 +7,7 @@ pin down the two decisions it is built on.
 
 from __future__ import annotations
 
-from streams.transport import PartitionCursor, Place, broker_urls, committable_offset
+from streams.transport import PartitionCursor, Place, broker_urls, committable_offset, take_holes_before
 
 
 def test_a_record_at_the_cursor_is_handed_on_and_moves_it() -> None:
@@ -67,3 +67,15 @@ def test_nothing_acknowledged_commits_nothing() -> None:
 
 def test_broker_urls_use_our_transport() -> None:
     assert broker_urls("a:9092, b:9093") == ["todo-kafka://a:9092", "todo-kafka://b:9093"]
+
+
+def test_confirmed_holes_below_the_last_acknowledged_record_count_as_done() -> None:
+    holes = [(20, 22), (10, 13)]  # offsets 10, 11, 12, 20 and 21 no longer on the broker
+    assert take_holes_before(holes, 21) == [10, 11, 12, 20]
+    assert holes == [(21, 22)]
+
+
+def test_a_commit_passes_a_confirmed_hole_at_the_head() -> None:
+    holes = [(100, 150)]
+    acked = sorted([150, 151, *take_holes_before(holes, 151)])
+    assert committable_offset(acked, head=100) == (152, 52)
