@@ -131,6 +131,7 @@ def measure_worker(url: str, env: dict[str, str], events: list, work: Path, args
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("TRUNCATE audit_log, sent_notifications")
     expected = expected_counts(events)
+    mail_dir = Path(env["MAIL_DIR"])
     completions = sum(1 for e in events if e.event_type == "completed")
     settings = load_settings(env)
     base = f"http://127.0.0.1:{settings.worker_web_port}"
@@ -155,10 +156,10 @@ def measure_worker(url: str, env: dict[str, str], events: list, work: Path, args
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
-            mailed = wait_mail(work / "mail", completions, timeout=args.mail_timeout)
-            print(f"{'  completion mail':<34} {_mails(work / 'mail'):>7} of {completions} mails "
+            mailed = wait_mail(mail_dir, completions, timeout=args.mail_timeout)
+            print(f"{'  completion mail':<34} {_mails(mail_dir):>7} of {completions} mails "
                   f"{mailed - ready:.2f}s after ready", flush=True)  # fmt: skip
-    if (mails := _mails(work / "mail")) > completions:
+    if (mails := _mails(mail_dir)) > completions:
         raise SystemExit(f"worker: {mails} mails for {completions} completions")
     return {"rate": len(events) / seconds, "mails": mails, "mail_seconds": mailed - ready}
 
