@@ -236,7 +236,6 @@ class Consumer(driver.Consumer):
             if not await self._deliver(message):
                 sitting_out.add(tp)  # cut short by a rebalance: the cursor still points at it
                 continue
-            self._read_offset[tp] = message.offset
             cursor.handed_on(message.offset)
 
     async def _deliver(self, message: Message) -> bool:
