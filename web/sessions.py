@@ -90,14 +90,21 @@ def _account_of(_header: dict[str, Any], payload: dict[str, Any]) -> User | None
     """The token's account; a validly signed token whose account is gone is refused (401, not a 500)."""
     from web.auth.services import get_user  # web.auth imports this module
 
+    # The denylist check just before read the account in the same round trip (_revoked); only a
+    # token checked some other way costs a lookup of its own.
+    looked_up = g.pop("token_account", None)
+    if looked_up is not None and looked_up[0] == payload.get("jti"):
+        return cast(User | None, looked_up[1])
     return get_user(session=db.session, user_id=str(payload["sub"]))
 
 
 def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
     """Whether the token (or its session) was signed out or its refresh token reused."""
-    from web.auth.tokens import is_revoked  # web.auth imports this module
+    from web.auth.tokens import is_revoked, token_standing  # web.auth imports this module
 
-    return is_revoked(session=db.session, payload=payload)
+    standing = token_standing(session=db.session, payload=payload)
+    g.token_account = (payload.get("jti"), standing.user)
+    return is_revoked(session=db.session, payload=payload, standing=standing)
 
 
 def init_app(app: Flask) -> None:

@@ -10,15 +10,18 @@ Rows are kept only until the token they name would have expired anyway, then pru
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import aliased
 
 from shared.db import SessionLike
+from shared.models import User
 from web.auth.models import RevokedToken
 
 FAMILY_CLAIM = "fam"
@@ -81,20 +84,41 @@ def rotate(*, session: SessionLike, payload: dict[str, Any]) -> bool:
     return first_use
 
 
-def is_revoked(*, session: SessionLike, payload: dict[str, Any]) -> bool:
+@dataclass(frozen=True)
+class Standing:
+    """What the denylist holds for a token and for its family, and the token's account (None if gone)."""
+
+    token_reason: str | None
+    family_reason: str | None
+    user: User | None
+
+
+_token_row = aliased(RevokedToken, name="token_row")
+_family_row = aliased(RevokedToken, name="family_row")
+# Every request asks this, so it is one round trip and one statement built once: the account and both
+# denylist rows, each a primary-key lookup outer-joined to a single row (present or not), with fixed
+# parameters so SQLAlchemy compiles it once per process (a NULL family key simply matches nothing).
+_STANDING = (
+    select(User, _token_row.reason, _family_row.reason)
+    .select_from(select(literal_column("1").label("one")).subquery("one"))
+    .outerjoin(User, User.id == bindparam("sub", type_=User.id.type))
+    .outerjoin(_token_row, _token_row.token_id == bindparam("jti", type_=RevokedToken.token_id.type))
+    .outerjoin(_family_row, _family_row.token_id == bindparam("family", type_=RevokedToken.token_id.type))
+)
+
+
+def token_standing(*, session: SessionLike, payload: dict[str, Any]) -> Standing:
+    """The token's and its family's denylist reasons and its account, read in one statement."""
+    params = {"sub": str(payload["sub"]), "jti": str(payload.get("jti")), "family": _family_key(payload)}
+    user, token_reason, family_reason = session.execute(_STANDING, params).one()
+    return Standing(token_reason=token_reason, family_reason=family_reason, user=user)
+
+
+def is_revoked(*, session: SessionLike, payload: dict[str, Any], standing: Standing) -> bool:
     """Whether the token or its family is denied; a used refresh token shown again revokes its family."""
-    keys = [str(payload.get("jti")), *filter(None, [_family_key(payload)])]
-    reasons = dict(
-        session.execute(
-            select(RevokedToken.token_id, RevokedToken.reason).where(RevokedToken.token_id.in_(keys))
-        ).all()
-    )
-    if not reasons:
+    if standing.token_reason is None and standing.family_reason is None:
         return False
-    if (
-        payload.get("type") == "refresh"
-        and reasons.get(str(payload.get("jti"))) == ROTATED
-        and len(reasons) == 1
-    ):
+    reused = standing.token_reason == ROTATED and standing.family_reason is None
+    if payload.get("type") == "refresh" and reused:
         revoke_session(session=session, payload=payload, reason=REUSED)
     return True

@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from tests.web.test_pages import set_cookie_headers, sign_up
 from web.auth.models import RevokedToken
+from web.extensions import db
 
 ACCESS, REFRESH = "access_token_cookie", "refresh_token_cookie"
 
@@ -138,3 +139,33 @@ def test_a_renewed_page_access_cookie_stays_in_the_session_family(client, app):
         client.get_cookie(ACCESS).value, app.config["JWT_SECRET_KEY"], algorithms=["HS256"]
     )
     assert renewed["fam"] == refresh_claims["fam"]
+
+
+def test_a_request_reads_the_denylist_and_its_account_in_one_statement(client, auth, app):
+    user = auth.register()
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert tasks_status(client, user, user.access_token) == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    reads = [s for s in statements if "revoked_tokens" in s or "FROM users" in s or "JOIN users" in s]
+    assert len(reads) == 1, statements
+
+
+def test_a_revoked_token_whose_account_is_gone_is_still_refused_as_revoked(client, auth, engine):
+    from shared.models import User
+
+    user = auth.register()
+    client.post("/api/auth/logout", headers=user.headers)
+    with engine.begin() as conn:
+        conn.execute(User.__table__.delete().where(User.id == user.user_id))
+    response = client.get(f"/api/{user.user_id}/tasks", headers=user.headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "token_revoked"
