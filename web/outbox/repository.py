@@ -6,7 +6,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import (
+    CTE,
+    Connection,
+    String,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.db import SessionLike
 from shared.models import OutboxEvent
@@ -36,6 +53,24 @@ def insert_events(*, session: SessionLike, rows: list[dict[str, Any]]) -> None:
     # afresh on every call (SQLAlchemy cannot cache it), which profiling showed on every create.
     table = cast(Table, OutboxEvent.__table__)
     session.execute(insert(table).returning(func.pg_notify(CHANNEL, "")), rows)
+
+
+def event_insert_after(change: CTE) -> CTE:
+    """The outbox row (and the NOTIFY) for the row the `change` CTE inserts, as a CTE of the same statement.
+
+    Takes the parameters insert_events takes per row (event_id, user_id, event_type, payload); the
+    payload's task_id, which only the change's INSERT knows, is set from its `id` by PostgreSQL. So a
+    create is one round trip, not an INSERT for the task and a second for its event.
+    """
+    table = cast(Table, OutboxEvent.__table__)
+    payload = func.jsonb_set(
+        bindparam("payload", type_=JSONB), literal(["task_id"], ARRAY(Text)), func.to_jsonb(change.c.id)
+    )
+    event_id = bindparam("event_id", type_=Uuid)
+    user_id, event_type = bindparam("user_id", type_=String), bindparam("event_type", type_=String)
+    row = select(event_id, user_id, event_type, payload).select_from(change)
+    columns = ["event_id", "user_id", "event_type", "payload"]
+    return insert(table).from_select(columns, row).returning(func.pg_notify(CHANNEL, "")).cte("event")
 
 
 def try_lead(*, conn: Connection) -> bool:

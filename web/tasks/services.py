@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, Select, UnaryExpression, func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import Row, Select, Table, UnaryExpression, bindparam, func, or_, select, true
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 
 from shared.db import SessionLike
 from shared.events import new_event
 from shared.models import AuditLog, Task
-from web.outbox.store import commit_with_events
+from web.outbox.repository import event_insert_after
+from web.outbox.store import commit_with_events, outbox_row
 from web.tasks.schemas import PastTask, TaskQuery
 
 _ORDER: dict[str, tuple[UnaryExpression[Any], ...]] = {
@@ -62,15 +63,37 @@ def get_task(*, session: SessionLike, user_id: str, task_id: int, for_update: bo
     return session.scalar(stmt)
 
 
+def _create_statement() -> Select[int]:
+    """INSERT a task and its `created` event in one statement, returning the task's id."""
+    tasks = cast(Table, Task.__table__)
+    row = {name: bindparam(name, type_=tasks.c[name].type) for name in ("user_id", "title", "description")}
+    now = bindparam("now", type_=tasks.c.created_at.type)
+    task = (
+        insert(tasks)
+        .values(**row, completed=False, created_at=now, updated_at=now)
+        .returning(tasks.c.id)
+        .cte("task")
+    )
+    event = event_insert_after(task)
+    return select(task.c.id).select_from(task.join(event, true()))
+
+
+# Built once: profiling showed the ORM's flush and a second INSERT for the event on every create.
+_CREATE = _create_statement()
+
+
 def create_task(*, session: SessionLike, user_id: str, title: str, description: str) -> Task:
-    """Add a task and its `created` event in one transaction."""
+    """Add a task and its `created` event in one statement (one round trip), and commit."""
     now = datetime.now(UTC)
     task = Task(
         user_id=user_id, title=title, description=description, completed=False, created_at=now, updated_at=now
     )
-    session.add(task)
-    session.flush()
-    _record(session, task, "created")
+    # task_id 0 stands in until the statement sets the id the INSERT gives the task.
+    event = new_event(event_type="created", user_id=user_id, task_id=0, title=title,
+                      description=description, completed=False)  # fmt: skip
+    params = {**outbox_row(event), "title": title, "description": description, "now": now}
+    task.id = session.execute(_CREATE, params).scalar_one()
+    session.commit()
     return task
 
 

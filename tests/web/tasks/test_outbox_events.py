@@ -3,12 +3,15 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError
 
 from shared.events import TASK_DATA_FIELDS, parse_event
 from shared.models import OutboxEvent, Task
+from web.extensions import db
+from web.outbox.repository import CHANNEL
 
 
 @pytest.fixture
@@ -136,3 +139,29 @@ def test_event_ids_are_unique_per_change(client, user, engine):
     ids = [row.event_id for row in _outbox(engine)]
     assert len(set(ids)) == 5
     assert all(isinstance(event_id, uuid.UUID) for event_id in ids)
+
+
+def test_a_create_writes_its_task_and_event_in_one_statement_and_wakes_the_relay(
+    client, user, engine, app, database_url
+):
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        app_engine = db.engine
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        event.listen(app_engine, "before_cursor_execute", record)
+        try:
+            created = client.post(f"/api/{user.user_id}/tasks", json={"title": "t"}, headers=user.headers)
+        finally:
+            event.remove(app_engine, "before_cursor_execute", record)
+        woken = list(listener.notifies(timeout=5, stop_after=1))
+    assert created.status_code == 201
+    writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "WITH", "UPDATE"))]
+    assert len(writes) == 1, statements
+    assert [n.channel for n in woken] == [CHANNEL]
+    (row,) = _outbox(engine)
+    _assert_exact_schema(row, event_type="created", user_id=user.user_id, task=created.get_json())
