@@ -17,11 +17,11 @@ Windows expire 30 days after they close; the changelog topic deletes as well as 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from faust import StreamT
+from faust import Stream, StreamT
 from faust.tables.wrappers import WindowWrapper
 from faust.types import EventT
 from faust.types.tables import WindowWrapperT
@@ -31,7 +31,8 @@ from shared.activity import RANGES, Range, bucket_starts, format_start
 from shared.events import EVENT_TYPES
 from streams.app import app, settings
 from streams.count_entry import CountUpdate, apply_updates
-from streams.counts import counts_by_user, updates_in
+from streams.counts import TAKE_MAX, TAKE_WITHIN_SECONDS, CountBatch, counts_by_user, updates_in
+from streams.table_writes import per_partition, writing_as
 
 HOUR = 3600.0
 
@@ -53,20 +54,18 @@ def hour_of(timestamp: float) -> WindowWrapperT:
     return user_to_hourly_activity.relative_to(float(timestamp))
 
 
-def by_user_hour(
-    updates: Iterable[CountUpdate], *, fallback_timestamp: float
-) -> dict[tuple[str, float], list[CountUpdate]]:
-    """Updates grouped by (user, start of the hour their event happened), each group in arrival order."""
+def by_user_hour(updates: Iterable[CountUpdate]) -> dict[tuple[str, float], list[CountUpdate]]:
+    """Timed updates (timed_updates) grouped by (user, start of their event's hour), each group in order."""
     groups: dict[tuple[str, float], list[CountUpdate]] = defaultdict(list)
     for update in updates:
-        moment = update.timestamp if update.timestamp is not None else fallback_timestamp
+        moment = cast(float, update.timestamp)
         groups[(update.user_id, moment - moment % HOUR)].append(update)
     return groups
 
 
-def record_activity(updates: Iterable[CountUpdate], *, fallback_timestamp: float) -> None:
-    """Count a batch's updates in the hours their events happened: one write per user and hour."""
-    for (user_id, start), run in by_user_hour(updates, fallback_timestamp=fallback_timestamp).items():
+def record_activity(updates: Iterable[CountUpdate]) -> None:
+    """Count timed updates in the hours their events happened: one write per user and hour."""
+    for (user_id, start), run in by_user_hour(updates).items():
         hour = hour_of(start)
         counted = apply_updates(hour[user_id].value() or None, run)
         if counted is not None:
@@ -95,9 +94,25 @@ def activity_body(user_id: str, span: Range, now: datetime) -> dict[str, Any]:
 
 @app.agent(counts_by_user)
 async def count_activity(stream: StreamT) -> None:
-    """Add each batch's updates to their users' hours, skipping redeliveries."""
-    async for event in stream.events():
-        record_activity(updates_in(event.value), fallback_timestamp=sent_at(event))
+    """Add each take of batches to their users' hours, skipping redeliveries (synchronous, like the tally)."""
+    async for events in cast(Stream, stream).take_events(TAKE_MAX, within=TAKE_WITHIN_SECONDS):
+        count_take(events)
+
+
+def count_take(events: Sequence[EventT]) -> None:
+    """Count a take partition by partition, each user's hours written on the partition they live on."""
+    for group in per_partition(events):
+        with writing_as(group[-1]):
+            record_activity(timed_updates(group))
+
+
+def timed_updates(events: Iterable[EventT]) -> list[CountUpdate]:
+    """A take's updates in order, each with its event's time (or, lacking one, when it was forwarded)."""
+    return [
+        update if update.timestamp is not None else update._replace(timestamp=sent_at(event))
+        for event in events
+        for update in updates_in(cast(CountBatch, event.value))
+    ]
 
 
 def sent_at(event: EventT) -> float:

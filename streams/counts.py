@@ -8,7 +8,9 @@ is co-partitioned with that topic, so the partition holding a user's counts is a
 table_route asks, whoever produced the original event.
 
 Batched: one message per counts partition per audited batch (never one per event), holding every
-update of that batch for the users who live on that partition; the tally writes each user once.
+update of that batch for the users who live on that partition. The tally takes up to TAKE_MAX of those
+messages at a time (waiting at most TAKE_WITHIN_SECONDS) and writes each user once per take: the table
+write, a changelog record of up to a few KB, costs far more than counting (streams/table_writes.py).
 
 Redelivery: every update carries its source partition and offset. A user's events all come from one
 source partition, in order, so an update at or below the last offset counted for that user is a
@@ -24,11 +26,11 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
-from faust import StreamT
+from faust import Stream, StreamT
 from faust.types import EventT
 from faust.web import Request, Response, View
 
@@ -44,9 +46,14 @@ from streams.count_entry import (
     count_run,
 )
 from streams.metrics import observe_count_updates
+from streams.table_writes import per_partition, writing_as
 
 # Corrections per message: each holds up to RECENT_EVENT_IDS positioned event ids (~4 KB), so ~400 KB.
 CORRECTIONS_PER_MESSAGE = 100
+# A take of counts messages: each audited batch sends at most one per partition, so 200 messages is
+# many batches' worth under load; the wait bounds how long a quiet moment's counts lag their rows.
+TAKE_MAX = 200
+TAKE_WITHIN_SECONDS = 0.25
 log = logging.getLogger(__name__)
 
 
@@ -165,30 +172,57 @@ def updates_in(batch: CountBatch) -> list[CountUpdate]:
     return [CountUpdate(*fields) for fields in batch.updates]
 
 
-def by_user(batch: CountBatch) -> dict[str, list[CountUpdate]]:
-    """A count batch's updates per user, in order."""
+def by_user(updates: Iterable[CountUpdate]) -> dict[str, list[CountUpdate]]:
+    """Updates per user, each user's in order."""
     users: dict[str, list[CountUpdate]] = defaultdict(list)
-    for update in updates_in(batch):
+    for update in updates:
         users[update.user_id].append(update)
     return users
 
 
-def tally_batch(batch: CountBatch) -> None:
-    """Add a batch's updates to its users' counts, one table write per user, and count the outcomes."""
-    for user_id, updates in by_user(batch).items():
-        changed, counted = count_run(user_to_counts.get(user_id), updates)
+def tally_updates(updates: Iterable[CountUpdate]) -> None:
+    """Add updates to their users' counts in order, one table write per user, and count the outcomes."""
+    for user_id, run in by_user(updates).items():
+        changed, counted = count_run(user_to_counts.get(user_id), run)
         if changed is not None:
             user_to_counts[user_id] = changed
-        observe_count_updates(zip((u.event_type for u in updates), counted, strict=True))
+        observe_count_updates(zip((u.event_type for u in run), counted, strict=True))
+
+
+def tally_batches(batches: Iterable[CountBatch]) -> None:
+    """Count a take of batches in order: updates gathered per user, and corrections where they fall.
+
+    A correction applies to what was counted before it, so the updates gathered so far are written
+    first; the result is the one the batches give counted one message at a time.
+    """
+    gathered: list[CountUpdate] = []
+    for batch in batches:
+        gathered.extend(updates_in(batch))
+        corrections = corrections_in(batch)
+        if corrections:
+            tally_updates(gathered)
+            gathered = []
+            for correction in corrections:
+                correct(correction)
+    tally_updates(gathered)
 
 
 @app.agent(counts_by_user)
 async def tally(stream: StreamT) -> None:
-    """Add each batch's updates to its users' counts, skipping redeliveries, then apply its corrections."""
-    async for batch in stream:
-        tally_batch(batch)
-        for correction in corrections_in(batch):
-            correct(correction)
+    """Add each take of batches to its users' counts, skipping redeliveries, corrections in order.
+
+    Counting is synchronous, so a take is written whole before the next one is asked for (which acks
+    it); the table's changelog records are flushed before those offsets are committed.
+    """
+    async for events in cast(Stream, stream).take_events(TAKE_MAX, within=TAKE_WITHIN_SECONDS):
+        tally_take(events)
+
+
+def tally_take(events: Sequence[EventT]) -> None:
+    """Count a take partition by partition, each user's entry written on the partition it lives on."""
+    for group in per_partition(events):
+        with writing_as(group[-1]):
+            tally_batches(cast(CountBatch, event.value) for event in group)
 
 
 @app.page("/counts/{user_id}/")

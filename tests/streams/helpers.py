@@ -106,3 +106,39 @@ async def _read(bootstrap: str, topic: str, count: int, timeout: float) -> list[
 def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[ConsumerRecord]:
     """Synchronous _read."""
     return asyncio.run(_read(bootstrap, topic, count, timeout))
+
+
+def counts_message(value: Any, *, partition: int, offset: int = 0) -> Any:
+    """A counts-topic message as Faust hands it to an agent (a faust Event), for a take without a broker."""
+    from streams.counts import counts_by_user  # see agent_event
+
+    return agent_event(counts_by_user.get_topic_name(), value, partition=partition, offset=offset)
+
+
+def agent_event(
+    topic: str, value: Any, *, partition: int = 0, offset: int = 0, key: bytes | None = None
+) -> Any:
+    """A message of `topic` as Faust hands it to an agent (a faust Event), for agent code without a broker."""
+    # Imported here: importing the app builds it from the environment, which most users of this module
+    # (tests running real worker processes) must not do.
+    from faust import Event
+    from faust.types import Message
+
+    from streams.app import app
+
+    raw = value if isinstance(value, bytes) else None
+    message = Message(topic, partition, offset, 0.0, 0, [], key, raw, None)
+    return Event(app, key, value, None, message)
+
+
+def queued_table_records(table: Any) -> list[tuple[bytes, int]]:
+    """The (key, partition) of each record the producer buffer holds for this table (taken from it)."""
+    from streams.app import app
+
+    pending, changelog = app.producer.buffer.pending, table.changelog_topic.get_topic_name()
+    records = []
+    while not pending.empty():
+        message = pending.get_nowait().message
+        if message.channel.get_topic_name() == changelog:
+            records.append((message.key, message.partition))
+    return records

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 from shared.activity import RANGES
-from streams.activity import activity_body, count_activity
+from streams.activity import activity_body, count_activity, count_take, user_to_hourly_activity
 from streams.count_entry import CountUpdate
-from streams.counts import CountBatch
+from streams.counts import CountBatch, by_partition, counts_partition
+from tests.streams.helpers import counts_message, queued_table_records
 
 NOW = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
 
@@ -105,3 +107,29 @@ def test_an_unknown_user_has_every_bucket_at_zero() -> None:
     series = activity_body("nobody", RANGES["30d"], NOW)["series"]
     assert len(series) == 30
     assert all(point["total"] == 0 for point in series)
+
+
+def test_a_take_writes_once_per_user_and_hour_on_the_users_partition() -> None:
+    users = ("d1", "d2")
+    kinds = ["created", "updated", "completed", "updated", "deleted", "created"]
+    updates = [
+        update(kind, offset, NOW - timedelta(hours=offset % 2), user_id=users[offset % 3 % 2])
+        for offset, kind in enumerate(kinds * 3)
+    ]
+    messages = [
+        counts_message(CountBatch(updates=[list(u) for u in group]), partition=partition)
+        for start in range(0, len(updates), 4)
+        for partition, group in by_partition(updates[start : start + 4]).items()
+    ]
+
+    async def run() -> list[tuple[bytes, int]]:
+        queued_table_records(user_to_hourly_activity.table)
+        count_take(messages)
+        return queued_table_records(user_to_hourly_activity.table)
+
+    records = [(json.loads(key)[0], partition) for key, partition in asyncio.run(run())]
+    hours_per_user = {user: {u.timestamp // 3600 for u in updates if u.user_id == user} for user in users}
+    assert sorted(records) == sorted(
+        (user, counts_partition(user)) for user in users for _ in hours_per_user[user]
+    ), "one record per user and hour, on the partition of the user's counts"
+    assert sum(p["total"] for user in users for p in activity_body(user, RANGES["24h"], NOW)["series"]) == 18

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from shared.counts import counts_body, counts_from
 from streams.count_entry import (
@@ -13,7 +14,17 @@ from streams.count_entry import (
     apply_updates,
     correction_body,
 )
-from streams.counts import CountBatch, by_user, tally, user_to_counts
+from streams.counts import (
+    CountBatch,
+    by_partition,
+    by_user,
+    counts_partition,
+    tally,
+    tally_take,
+    updates_in,
+    user_to_counts,
+)
+from tests.streams.helpers import counts_message, queued_table_records
 
 
 def update(
@@ -62,7 +73,7 @@ def test_apply_updates_counts_only_what_a_redelivered_batch_adds() -> None:
 
 
 def test_by_user_keeps_each_users_updates_in_order() -> None:
-    grouped = by_user(batch(update("created", 1), update("created", 7, user_id="v"), update("deleted", 2)))
+    grouped = by_user([update("created", 1), update("created", 7, user_id="v"), update("deleted", 2)])
     assert [u.source_offset for u in grouped["u"]] == [1, 2]
     assert [u.source_offset for u in grouped["v"]] == [7]
 
@@ -110,3 +121,64 @@ def test_tally_agent_applies_a_correction_after_live_updates_and_ignores_a_malfo
         }  # fmt: skip
 
     asyncio.run(run())
+
+
+def as_forwarded(take: list[CountBatch]) -> list[Any]:
+    """The messages the audit agent would send for these batches: one per counts partition, in order."""
+    messages = []
+    for each in take:
+        for partition, group in by_partition(updates_in(each)).items():
+            messages.append(counts_message(CountBatch(updates=[list(u) for u in group]), partition=partition))
+        for body in each.corrections or []:
+            alone = CountBatch(updates=[], corrections=[body])
+            messages.append(counts_message(alone, partition=counts_partition(body["user_id"])))
+    return messages
+
+
+def tally_take_of(take: list[CountBatch]) -> list[tuple[bytes, int]]:
+    """Count the forwarded batches as one take, as the agent does; the table records it wrote."""
+
+    async def run() -> list[tuple[bytes, int]]:
+        queued_table_records(user_to_counts)
+        tally_take(as_forwarded(take))
+        return queued_table_records(user_to_counts)
+
+    return asyncio.run(run())
+
+
+def test_a_take_of_batches_writes_each_user_once_on_the_partition_table_route_asks() -> None:
+    take = [
+        batch(update("created", 3 * i, user_id="t1"), update("created", i, user_id=f"t{2 + i % 2}"))
+        for i in range(6)
+    ] + [batch(update("updated", 18, user_id="t1"))]
+    written = tally_take_of(take)
+    assert sorted(written) == sorted(
+        (f'"{user}"'.encode(), counts_partition(user)) for user in ("t1", "t2", "t3")
+    )
+    totals = {user: counts_body(user, user_to_counts.get(user))["total"] for user in ("t1", "t2", "t3")}
+    assert totals == {"t1": 7, "t2": 3, "t3": 3}
+
+
+def test_a_correction_inside_a_take_applies_to_what_was_counted_before_it_only() -> None:
+    # As the agent test above, but all three messages in one take: the result must be the same.
+    replayed = [
+        update("created", 0, user_id="x"),
+        update("updated", 1, user_id="x"),
+        update("updated", 2, user_id="x"),
+    ]
+    correction = CountCorrection(
+        user_id="x",
+        counts=counts_from({"created": 1, "updated": 2}),
+        offsets={0: 2},
+        snapshot={0: 3},
+        recent=[Counted(u.event_id, 0, u.source_offset, u.event_type) for u in replayed],
+    )
+    written = tally_take_of([
+        batch(replayed[0], replayed[2], update("deleted", 3, user_id="x")),
+        CountBatch(updates=[], corrections=[correction_body(correction)]),
+        batch(*replayed, update("deleted", 3, user_id="x"), update("completed", 4, user_id="x")),
+    ])  # fmt: skip
+    assert counts_body("x", user_to_counts.get("x")) == {
+        "user_id": "x", "created": 1, "updated": 2, "completed": 1, "deleted": 1, "total": 5,
+    }  # fmt: skip
+    assert [key for key, _ in written] == [b'"x"', b'"x"', b'"x"'], "before, at and after the correction"
