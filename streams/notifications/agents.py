@@ -8,7 +8,7 @@ from faust import Stream, StreamT
 
 from streams.app import app, settings
 from streams.holding import hold, release
-from streams.notifications.service import notify
+from streams.notifications.service import notify_batch
 from streams.topics import completions
 
 
@@ -18,6 +18,5 @@ async def notifications(stream: StreamT) -> None:
     size, within = settings.audit_batch_size, settings.audit_batch_within_seconds
     async for batch in cast(Stream, stream).take_events(size, within=within):
         hold(batch)
-        for event in batch:
-            await notify(event, settings=settings)
+        await notify_batch(batch, settings=settings)
         release(batch)

@@ -16,25 +16,26 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
 from faust.types import EventT
 
 from shared.events import TaskEvent, parse_event
-from shared.mail import send_message
+from shared.mail import MailConnection, send_message
 from shared.settings import Settings
 from streams.database import worker_sessions
 from streams.deadletter import dead_letter, dead_letter_value
 from streams.decoding import DecodeError, try_decode
 from streams.metrics import MAILS, observe_notification
-from streams.notifications.abuse import mail_allowed
+from streams.notifications.abuse import mail_allowances, mail_allowed
 from streams.notifications.mailer import build_completion_message
 from streams.notifications.store import (
     claim_notification,
     mark_sent,
     opted_in_recipient,
+    opted_in_recipients,
     refresh_claim,
     release_claim,
     take_stale_claims,
@@ -62,14 +63,38 @@ async def _db(settings: Settings, what: str, func: Callable[..., T], /, **kwargs
     )
 
 
-async def deliver(*, event: TaskEvent, message: EmailMessage, token: uuid.UUID, settings: Settings) -> bool:
-    """Send a claimed mail, retrying transient failures while the claim stays ours; then mark it sent."""
+async def deliver(
+    *,
+    event: TaskEvent,
+    message: EmailMessage,
+    token: uuid.UUID,
+    settings: Settings,
+    connection: MailConnection | None = None,
+    claimed_at: float | None = None,
+) -> bool:
+    """Send a claimed mail, retrying transient failures while the claim stays ours; then mark it sent.
+
+    The claim is renewed before each attempt (it may have been taken over meanwhile), except the first
+    one of a claim taken moments ago (`claimed_at`, loop time): no other worker may take a claim over
+    before it is MAIL_CLAIM_TIMEOUT_SECONDS old, so checking then would cost a transaction per mail
+    for nothing.
+    """
+    loop = asyncio.get_running_loop()
+    fresh_until = claimed_at + settings.mail_claim_timeout_seconds / 2 if claimed_at is not None else None
 
     async def attempt() -> bool:
         """One send, unless another worker has taken the claim over meanwhile."""
-        if not await _db(settings, "claim refresh", refresh_claim, event_id=event.event_id, token=token):
+        nonlocal fresh_until
+        renew = fresh_until is None or loop.time() > fresh_until
+        fresh_until = None  # a retry renews the claim first
+        if renew and not await _db(
+            settings, "claim refresh", refresh_claim, event_id=event.event_id, token=token
+        ):
             return False
-        await asyncio.to_thread(send_message, message=message, settings=settings)
+        if connection is None:
+            await asyncio.to_thread(send_message, message=message, settings=settings)
+        else:
+            await asyncio.to_thread(connection.send, message)
         return True
 
     what = f"completion mail for event {event.event_id}"
@@ -107,16 +132,102 @@ async def notify(event: EventT, *, settings: Settings) -> None:
     try:
         sent = await send_completion_mail(decoded, settings=settings)
     except Exception as exc:
-        # Transient failures were retried inside; what reaches here is about this event, for good.
-        log.error("completion mail for event %s failed for good: %s", decoded.event_id, describe(exc),
-                  extra={"event_id": decoded.event_id})  # fmt: skip
-        MAILS.labels("failed").inc()
-        await _db(settings, "claim release", release_claim, event_id=decoded.event_id)
-        ceiling = settings.retry_max_backoff_seconds
-        await dead_letter(event, reason="mail-rejected", message=describe(exc), max_backoff=ceiling)
-        observe_notification(decoded.event_type, "dead_lettered")
+        await _fail(event, decoded, exc, settings=settings)
         return
     observe_notification(decoded.event_type, "sent" if sent else "skipped")
+
+
+async def notify_batch(events: Sequence[EventT], *, settings: Settings) -> None:
+    """Mail the owners of a batch's completions once each, with a few statements for the whole batch.
+
+    Who is opted in and how many mails each user may still get are read once for the batch; each
+    mail is then claimed, sent over the batch's one SMTP connection and marked sent, one at a time, so
+    a worker killed mid-batch leaves at most the mail in flight unsettled, as with one event at a time.
+    If reading the batch's recipients or allowances fails for good, nothing was claimed yet: each event
+    goes the one-at-a-time way (`notify`), so that only an event at fault is dead-lettered.
+    """
+    completions = _completions(events, settings=settings)
+    if not completions:
+        return
+    try:
+        due = await _due(completions, settings=settings)
+    except Exception as exc:
+        log.warning("reading a mail batch's recipients failed, mailing it event by event: %s", describe(exc))
+        for event, _ in completions:
+            await notify(event, settings=settings)
+        return
+    connection = MailConnection(settings)
+    try:
+        for event, task_event, recipient in due:
+            await _mail_one(event, task_event, recipient, connection=connection, settings=settings)
+    finally:
+        await asyncio.to_thread(connection.close)
+
+
+def _completions(events: Sequence[EventT], *, settings: Settings) -> list[tuple[EventT, TaskEvent]]:
+    """The batch's valid completions, each event id once (a second publication has nothing to add)."""
+    found: dict[uuid.UUID, tuple[EventT, TaskEvent]] = {}
+    for event in events:
+        decoded = try_decode(event.message.value, max_bytes=settings.max_event_bytes)
+        if isinstance(decoded, TaskEvent) and wants_mail(decoded):
+            found.setdefault(decoded.event_id, (event, decoded))
+    return list(found.values())
+
+
+async def _due(
+    completions: list[tuple[EventT, TaskEvent]], *, settings: Settings
+) -> list[tuple[EventT, TaskEvent, str]]:
+    """The completions whose owner wants mail and may get one more, each with the address."""
+    user_ids = sorted({task_event.user_id for _, task_event in completions})
+    recipients = await _db(settings, "recipient lookup", opted_in_recipients, user_ids=user_ids)
+    event_ids = [task_event.event_id for _, task_event in completions]
+    allowances = await _db(
+        settings, "mail limits", mail_allowances, user_ids=user_ids, settings=settings, excluding=event_ids
+    )
+    due = []
+    for event, task_event in completions:
+        recipient = recipients.get(task_event.user_id)
+        if recipient is None or allowances[task_event.user_id] <= 0:
+            observe_notification(task_event.event_type, "skipped")
+            continue
+        allowances[task_event.user_id] -= 1
+        due.append((event, task_event, recipient))
+    return due
+
+
+async def _mail_one(
+    event: EventT, task_event: TaskEvent, recipient: str, *, connection: MailConnection, settings: Settings
+) -> None:
+    """Claim, send and mark one due mail; a permanent failure is this event's alone (DLQ)."""
+    try:
+        message = build_completion_message(
+            event=task_event, recipient=recipient, mail_from=settings.mail_from
+        )
+        token = uuid.uuid4()
+        claimed = await _db(
+            settings, "claim", claim_notification, event=task_event, recipient=recipient, token=token,
+            timeout=settings.mail_claim_timeout_seconds,
+        )  # fmt: skip
+        sent = claimed and await deliver(
+            event=task_event, message=message, token=token, settings=settings, connection=connection,
+            claimed_at=asyncio.get_running_loop().time(),
+        )  # fmt: skip
+    except Exception as exc:
+        await _fail(event, task_event, exc, settings=settings)
+        return
+    observe_notification(task_event.event_type, "sent" if sent else "skipped")
+
+
+async def _fail(event: EventT, task_event: TaskEvent, exc: Exception, *, settings: Settings) -> None:
+    """A mail refused for good: drop its claim and dead-letter its event."""
+    # Transient failures were retried inside; what reaches here is about this event, for good.
+    log.error("completion mail for event %s failed for good: %s", task_event.event_id, describe(exc),
+              extra={"event_id": task_event.event_id})  # fmt: skip
+    MAILS.labels("failed").inc()
+    await _db(settings, "claim release", release_claim, event_id=task_event.event_id)
+    ceiling = settings.retry_max_backoff_seconds
+    await dead_letter(event, reason="mail-rejected", message=describe(exc), max_backoff=ceiling)
+    observe_notification(task_event.event_type, "dead_lettered")
 
 
 async def resend_stale_claims(*, settings: Settings) -> int:

@@ -9,6 +9,7 @@ sees on its next refresh that the claim is no longer its own and does not send.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -39,27 +40,54 @@ def _stale(timeout: float) -> Any:
 
 def opted_in_recipient(*, sessions: sessionmaker[Session], user_id: str) -> str | None:
     """The user's email if they exist and want completion emails, else None."""
+    return opted_in_recipients(sessions=sessions, user_ids=[user_id]).get(user_id)
+
+
+def opted_in_recipients(*, sessions: sessionmaker[Session], user_ids: Sequence[str]) -> dict[str, str]:
+    """The email of each of these users who exists and wants completion emails."""
+    statement = select(User.id, User.email).where(User.id.in_(user_ids), User.email_notifications)
     with transaction(sessions) as session:
-        row = session.execute(select(User.email, User.email_notifications).where(User.id == user_id)).first()
-    if row is None or not row.email_notifications:
-        return None
-    return str(row.email)
+        return {str(row.id): str(row.email) for row in session.execute(statement)}
 
 
 def claim_notification(
     *, sessions: sessionmaker[Session], event: TaskEvent, recipient: str, token: uuid.UUID, timeout: float
 ) -> bool:
     """Claim the event's mail for token (committed before sending); False if sent or freshly claimed."""
-    values = {"claimed_at": func.now(), "claimed_by": token, "recipient": recipient}
-    row = insert(SentNotification).values(
-        event_id=event.event_id, user_id=event.user_id, task_id=event.task_id,
-        event_data=event.to_dict(), **values,
-    )  # fmt: skip
+    claimed = claim_notifications(
+        sessions=sessions, claims=[(event, recipient)], token=token, timeout=timeout
+    )
+    return bool(claimed)
+
+
+def claim_notifications(
+    *,
+    sessions: sessionmaker[Session],
+    claims: Sequence[tuple[TaskEvent, str]],
+    token: uuid.UUID,
+    timeout: float,
+) -> set[uuid.UUID]:
+    """Claim these events' mails for token in one statement; the event ids claimed (not sent or fresh).
+
+    An event listed twice is claimed once (PostgreSQL refuses to update one row twice in a statement).
+    """
+    unique: dict[uuid.UUID, tuple[TaskEvent, str]] = {}
+    for event, recipient in claims:
+        unique.setdefault(event.event_id, (event, recipient))
+    if not unique:
+        return set()
+    rows = [
+        {"event_id": event.event_id, "user_id": event.user_id, "task_id": event.task_id,
+         "event_data": event.to_dict(), "recipient": recipient, "claimed_by": token, "claimed_at": func.now()}
+        for event, recipient in unique.values()
+    ]  # fmt: skip
+    row = insert(SentNotification).values(rows)
+    renewed = {"claimed_at": func.now(), "claimed_by": token, "recipient": row.excluded.recipient}
     statement = row.on_conflict_do_update(
-        index_elements=["event_id"], set_=values, where=_stale(timeout)
+        index_elements=["event_id"], set_=renewed, where=_stale(timeout)
     ).returning(SentNotification.event_id)
     with transaction(sessions) as session:
-        return session.execute(statement).first() is not None
+        return {uuid.UUID(str(event_id)) for event_id in session.scalars(statement)}
 
 
 def refresh_claim(*, sessions: sessionmaker[Session], event_id: uuid.UUID, token: uuid.UUID) -> bool:

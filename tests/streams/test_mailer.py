@@ -8,11 +8,12 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from devstack.kafka import free_port
-from devstack.mailsink import start_sink
+from devstack.mailsink import SaveToDirectory, start_sink
 from shared.events import new_event
-from shared.mail import send_message
+from shared.mail import MailConnection, send_message
 from shared.settings import load_settings
 from streams.notifications.mailer import (
     PermanentMailError,
@@ -57,6 +58,45 @@ def test_sends_through_a_real_smtp_server(tmp_path: Path) -> None:
     received = email.message_from_bytes(saved.read_bytes(), policy=default_policy)
     assert received["To"] == "a@example.com"
     assert received["X-Envelope-To"] == "a@example.com"
+
+
+class CountingSink(SaveToDirectory):
+    """The dev sink, also counting the connections that greeted it (smtplib says EHLO once each)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.greetings = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        self.greetings += 1
+        session.host_name = hostname  # a handler answering EHLO itself records the greeting (aiosmtpd)
+        return responses
+
+
+def test_a_mail_connection_sends_a_run_of_messages_over_one_connection_and_reconnects_after_a_failure(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    sink = CountingSink(tmp_path / "first")
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = load_settings({"SMTP_PORT": str(port)})
+    message = build_completion_message(event=EVENT, recipient="a@example.com", mail_from=settings.mail_from)
+    with MailConnection(settings) as connection:
+        for _ in range(3):
+            connection.send(message)
+        assert (len(sink.messages()), sink.greetings) == (3, 1)
+        controller.stop()  # the server goes away under the open connection
+        with pytest.raises((smtplib.SMTPServerDisconnected, OSError)):
+            connection.send(message)
+        again = CountingSink(tmp_path / "second")
+        controller = Controller(again, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            connection.send(message)
+        finally:
+            controller.stop()
+    assert (len(again.messages()), again.greetings) == (1, 1), "a new connection after the failure"
 
 
 def test_server_down_is_transient() -> None:
