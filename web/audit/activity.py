@@ -6,11 +6,10 @@ slow or wrong, the same series is counted in audit_log, like the counts.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
-
-import httpx
 
 from shared.activity import RANGES, Range, bucket_starts, format_start
 from shared.db import SessionLike
@@ -18,6 +17,7 @@ from shared.events import EVENT_TYPES
 from shared.settings import Settings
 from web.audit import services
 from web.audit.counts import worker_client
+from web.audit.worker import WorkerUnavailable
 
 
 def parse_range(raw: str | None) -> tuple[Range | None, dict[str, str]]:
@@ -72,11 +72,12 @@ def stream_series(
     *, settings: Settings, user_id: str, span: Range, now: datetime
 ) -> list[dict[str, Any]] | None:
     """Ask the worker's windowed table; None when it is down, slow or answers nonsense."""
-    url = f"{settings.worker_url.rstrip('/')}/activity/{quote(user_id, safe='')}/"
     try:
-        response = worker_client(settings).get(url, params={"range": span.name})
-        body = response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError):
+        status, answer = worker_client(settings).get(
+            f"/activity/{quote(user_id, safe='')}/", params={"range": span.name}
+        )
+        body = json.loads(answer) if status == 200 else None
+    except (WorkerUnavailable, ValueError):
         return None
     return _valid_series(body, bucket_starts(span, now))
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from flask import current_app
 
 from shared.counts import parse_counts
 from shared.db import SessionLike
 from shared.settings import Settings
 from web.audit import services
+from web.audit.worker import WorkerClient, WorkerUnavailable
 
 _client_lock = threading.Lock()
 
@@ -24,16 +25,15 @@ def _settings() -> Settings:
     return settings
 
 
-def worker_client(settings: Settings) -> httpx.Client:
-    """This app's one keep-alive client to the worker: a new client per call cost ~50 ms (TLS context)."""
+def worker_client(settings: Settings) -> WorkerClient:
+    """This app's one keep-alive client to the worker (never through an HTTP proxy: it is a neighbour)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    client: httpx.Client | None = app.extensions.get("counts_client")
+    client: WorkerClient | None = app.extensions.get("counts_client")
     if client is None:
         with _client_lock:
             client = app.extensions.get("counts_client")
             if client is None:
-                # trust_env off: the worker is an in-cluster neighbour, never reached through an HTTP proxy.
-                client = httpx.Client(timeout=settings.counts_timeout_seconds, trust_env=False)
+                client = WorkerClient(settings.worker_url, timeout=settings.counts_timeout_seconds)
                 app.extensions["counts_client"] = client
                 weakref.finalize(app, client.close)  # its sockets close with the app, not at GC
     return client
@@ -41,18 +41,11 @@ def worker_client(settings: Settings) -> httpx.Client:
 
 def stream_counts(*, settings: Settings, user_id: str) -> dict[str, int] | None:
     """Ask the worker's `/counts/<user_id>/` view; None when it is down, slow or answers nonsense."""
-    url = f"{settings.worker_url.rstrip('/')}/counts/{quote(user_id, safe='')}/"
     try:
-        response = worker_client(settings).get(url, timeout=settings.counts_timeout_seconds)
-    except httpx.HTTPError:
+        status, body = worker_client(settings).get(f"/counts/{quote(user_id, safe='')}/")
+        return parse_counts(json.loads(body), user_id) if status == 200 else None
+    except (WorkerUnavailable, ValueError):
         return None
-    if response.status_code != 200:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return parse_counts(body, user_id)
 
 
 def user_counts(*, session: SessionLike, user_id: str, settings: Settings | None = None) -> dict[str, Any]:
