@@ -62,11 +62,12 @@ def _configure_logging(settings: Settings) -> None:
 
 def _init_extensions(app: Flask) -> None:
     """Bind the extension objects and the app's own subsystems."""
-    from web import audit, errors, metrics, outbox, request_ids, sessions, templating
+    from web import audit, database, errors, metrics, outbox, request_ids, sessions, templating
 
     request_ids.init_app(app)
     metrics.init_app(app)
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     jwt.init_app(app)
     csrf.init_app(app)

@@ -15,7 +15,8 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.sqlalchemy_url(),
         "SQLALCHEMY_ENGINE_OPTIONS": {
-            "pool_pre_ping": True,
+            # Off: web.database pings only connections that sat idle, not one on every checkout.
+            "pool_pre_ping": False,
             "pool_size": settings.database_pool_size,
             "max_overflow": settings.database_max_overflow,
         },

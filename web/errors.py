@@ -91,7 +91,7 @@ def _handle_database_down(error: OperationalError) -> Response | tuple[str, int]
     """503 with Retry-After while PostgreSQL is unreachable: a transient outage, not the request's fault.
 
     The session is rolled back so the connection pool drops the dead connection; the client may retry
-    as soon as the server is back (pool_pre_ping checks connections out alive again).
+    as soon as the server is back (web.database: SQLAlchemy replaces the pool's older connections).
     """
     current_app.logger.warning("database unavailable: %s", type(error.orig).__name__)
     _forget_dead_connection()
