@@ -9,8 +9,10 @@ import logging
 import logging.config
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shared.logs import bound, log_config, log_format, redact
+from shared.logs import _REDACTIONS, bound, log_config, log_format, redact
 from shared.settings import Settings, SettingsError, load_settings
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
@@ -92,6 +94,32 @@ def test_redact_masks_addresses_tokens_and_passwords(raw: str, secret: str):
 
 def test_redact_leaves_ordinary_lines_alone():
     line = "dead-lettering task-events[3]@42: invalid-json: user 9b2e published 12, failed 0"
+    assert redact(line) == line
+
+
+FRAGMENTS = [
+    "password=", "PassWD: ", '"api_key": "', "apikey=", "Authorization: ", "csrf_token=", "secret:",
+    "Bearer ", "bearer\t", JWT, "eyJ", "postgresql://todo:pa55@db/x", "https://", "alice@example.com",
+    "@", "<token>", "\u017fecret=", "\u212aey", "İ", " ", "=", ":", "/", "x1", "hunter2", "\n",
+]  # fmt: skip
+
+
+def _every_pattern(text: str) -> str:
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=8), max_size=12).map("".join))
+def test_redact_masks_exactly_what_every_pattern_would(raw: str):
+    assert redact(raw) == _every_pattern(raw)
+
+
+def test_an_access_log_line_is_left_as_it_is():
+    line = (
+        '127.0.0.1 "POST /api/290d3642-e1a7-4580-86ec-ae9e09225e37/tasks HTTP/1.1" 201 212 3ms'
+        " request_id=5f0c3a8e1f2b4c6d8e9fa0b1c2d3e4f5"
+    )
     assert redact(line) == line
 
 
