@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.message import Message
 
 from shared.settings import Settings
 
@@ -27,7 +27,7 @@ class MailConnection:
         self._settings = settings
         self._smtp: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Deliver one message (blocking; run it in a thread)."""
         try:
             self._connected().send_message(message)
@@ -77,7 +77,7 @@ def _open(settings: Settings) -> smtplib.SMTP:
     return smtp
 
 
-def send_message(*, message: EmailMessage, settings: Settings) -> None:
+def send_message(*, message: Message, settings: Settings) -> None:
     """Deliver one message through the configured SMTP server on a connection of its own (blocking)."""
     with MailConnection(settings) as connection:
         connection.send(message)

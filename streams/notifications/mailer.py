@@ -7,7 +7,9 @@ import smtplib
 import unicodedata
 from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 from shared.events import TaskEvent
 
@@ -26,17 +28,16 @@ def header_text(text: str) -> str:
     return "".join(" " if unicodedata.category(char) in ("Cc", "Zl", "Zp") else char for char in text)
 
 
-def set_subject(message: EmailMessage, subject: str) -> None:
+def set_subject(message: Message, subject: str) -> None:
     """Set the Subject so that it reads back exactly, whatever the text.
 
-    Python's header folding (3.11) drops a space that falls where it splits non-ASCII text into
-    encoded words ("… ¡" arrived as "…¡"; found by tests/streams/test_properties.py). Encoding the
-    whole subject as encoded words ourselves keeps every space inside them, where decoders keep it.
+    Non-ASCII text is encoded whole as encoded words: Python's own folding (3.11) drops a space that
+    falls where it splits non-ASCII text into encoded words ("… ¡" arrived as "…¡"; found by
+    tests/streams/test_properties.py), while decoders keep every space inside an encoded word.
     """
-    if subject.isascii():
-        message["Subject"] = subject
-    else:
-        message.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
+    message["Subject"] = (
+        subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject").encode()
+    )
 
 
 def message_id(event: TaskEvent) -> str:
@@ -44,26 +45,40 @@ def message_id(event: TaskEvent) -> str:
     return f"<{event.event_id}.{event.event_type}@todo-platform>"
 
 
-def build_completion_message(*, event: TaskEvent, recipient: str, mail_from: str) -> EmailMessage:
-    """A plain-text email with an HTML alternative naming the task and when it was completed."""
+def build_completion_message(*, event: TaskEvent, recipient: str, mail_from: str) -> Message:
+    """A plain-text email with an HTML alternative naming the task and when it was completed.
+
+    Built with the email package's compat32 classes: the EmailMessage API parses every header it is
+    given and picks each body's encoding by trying them all, which took ~1.5 ms a mail, a fifth of
+    the worker's busy time while mailing a backlog (issue 9); this takes ~0.1 ms. The recipient is
+    still checked with the strict parser, and a body that is not ASCII goes as UTF-8 in base64.
+    """
     title = event.task_data.title
     when = completed_at_text(event)
-    message = EmailMessage()
-    set_subject(message, f"Task completed: {header_text(title)}")
-    message["From"] = mail_from
     try:
-        message["To"] = Address(addr_spec=recipient)
+        to = str(Address(addr_spec=recipient))
     except (ValueError, IndexError) as exc:
         raise PermanentMailError(f"invalid recipient address {recipient!r}: {exc}") from None
+    message = MIMEMultipart("alternative")
+    set_subject(message, f"Task completed: {header_text(title)}")
+    message["From"] = mail_from
+    message["To"] = to
     message["Message-ID"] = message_id(event)
     message["X-Todo-Event-Id"] = str(event.event_id)
-    message.set_content(f'Your task "{title}" was completed on {when}.\n\nTask #{event.task_id}\n')
-    message.add_alternative(
-        f"<html><body><p>Your task <strong>{html.escape(title)}</strong> was completed on "
-        f"{html.escape(when)}.</p><p>Task #{event.task_id}</p></body></html>\n",
-        subtype="html",
+    message.attach(_text(f'Your task "{title}" was completed on {when}.\n\nTask #{event.task_id}\n', "plain"))
+    message.attach(
+        _text(
+            f"<html><body><p>Your task <strong>{html.escape(title)}</strong> was completed on "
+            f"{html.escape(when)}.</p><p>Task #{event.task_id}</p></body></html>\n",
+            "html",
+        )
     )
     return message
+
+
+def _text(body: str, subtype: str) -> MIMEText:
+    """A text part: 7-bit when the text is ASCII, UTF-8 in base64 otherwise."""
+    return MIMEText(body, subtype, "us-ascii" if body.isascii() else "utf-8")
 
 
 def is_permanent_mail_error(exc: BaseException) -> bool:

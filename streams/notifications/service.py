@@ -17,7 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, TypeVar
 
 from faust.types import EventT
@@ -66,7 +66,7 @@ async def _db(settings: Settings, what: str, func: Callable[..., T], /, **kwargs
 async def deliver(
     *,
     event: TaskEvent,
-    message: EmailMessage,
+    message: Message,
     token: uuid.UUID,
     settings: Settings,
     connection: MailConnection | None = None,

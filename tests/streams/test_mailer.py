@@ -28,7 +28,8 @@ EVENT = new_event(
 
 
 def test_message_names_task_and_time_in_text_and_html() -> None:
-    message = build_completion_message(event=EVENT, recipient="a@example.com", mail_from="x@example.com")
+    built = build_completion_message(event=EVENT, recipient="a@example.com", mail_from="x@example.com")
+    message = email.message_from_bytes(built.as_bytes(), policy=default_policy)  # as a mail client reads it
     assert message["Subject"] == "Task completed: Pay <rent>"
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
