@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport, registered under its own URL scheme, with two changes.
+"""Faust's aiokafka transport, registered under its own URL scheme, with three changes.
 
 **Fetch wait.** Faust builds its consumer with `fetch_max_wait_ms=1500` and no setting to change it.
 Real Kafka answers a waiting fetch as soon as data arrives, but Tansu (the dev and test broker) holds
@@ -26,6 +26,13 @@ record is skipped. Commits start exactly where the last one ended (`committable_
 Changelog topics are compacted and not acknowledged: Faust's own handling is kept for them. On our
 topics a hole in the offsets is not expected, but one that is real (retention or compaction removed
 the records) is accepted after the seek back finds the same hole again, with a warning.
+
+**Room for a take's table writes.** Table writes queue in Faust's producer buffer, which sends them
+one at a time; while it holds more than `max_messages` (100), every incoming message of every agent
+waits until 100 more have gone ("producer buffer full"). The tally and the hourly activity write a
+thousand entries or more per take (streams/table_writes.py), so each take stopped the audit path
+for a second or more. TABLE_WRITE_BUFFER lets a take's writes drain while intake goes on; the
+commit still waits for every one of them (Faust flushes the producer before committing).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ from mode import ServiceT
 from shared.settings import get_settings
 
 SCHEME = "todo-kafka"
+# Table records (each up to a few KB) the producer buffer holds before intake waits for it: a few takes.
+TABLE_WRITE_BUFFER = 5000
 log = logging.getLogger(__name__)
 
 
@@ -291,10 +300,19 @@ class Consumer(driver.Consumer):
         return offset
 
 
+class Producer(driver.Producer):
+    """Faust's aiokafka producer, its buffer of table writes allowed TABLE_WRITE_BUFFER records."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer.max_messages = TABLE_WRITE_BUFFER
+
+
 class Transport(driver.Transport):
-    """Faust's aiokafka transport with our consumer."""
+    """Faust's aiokafka transport with our consumer and producer."""
 
     Consumer = Consumer
+    Producer = Producer
 
 
 def broker_urls(bootstrap_servers: str) -> list[str]:
