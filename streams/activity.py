@@ -32,7 +32,7 @@ from shared.events import EVENT_TYPES
 from streams.app import app, settings
 from streams.count_entry import CountUpdate, apply_updates
 from streams.counts import TAKE_MAX, TAKE_WITHIN_SECONDS, CountBatch, counts_by_user, updates_in
-from streams.table_writes import per_partition, writing_as
+from streams.table_writes import write_per_partition
 
 HOUR = 3600.0
 
@@ -101,9 +101,7 @@ async def count_activity(stream: StreamT) -> None:
 
 def count_take(events: Sequence[EventT]) -> None:
     """Count a take partition by partition, each user's hours written on the partition they live on."""
-    for group in per_partition(events):
-        with writing_as(group[-1]):
-            record_activity(timed_updates(group))
+    write_per_partition(events, lambda group: record_activity(timed_updates(group)))
 
 
 def timed_updates(events: Iterable[EventT]) -> list[CountUpdate]:

@@ -46,7 +46,7 @@ from streams.count_entry import (
     count_run,
 )
 from streams.metrics import observe_count_updates
-from streams.table_writes import per_partition, writing_as
+from streams.table_writes import write_per_partition
 
 # Corrections per message: each holds up to RECENT_EVENT_IDS positioned event ids (~4 KB), so ~400 KB.
 CORRECTIONS_PER_MESSAGE = 100
@@ -220,9 +220,7 @@ async def tally(stream: StreamT) -> None:
 
 def tally_take(events: Sequence[EventT]) -> None:
     """Count a take partition by partition, each user's entry written on the partition it lives on."""
-    for group in per_partition(events):
-        with writing_as(group[-1]):
-            tally_batches(cast(CountBatch, event.value) for event in group)
+    write_per_partition(events, lambda group: tally_batches(cast(CountBatch, event.value) for event in group))
 
 
 @app.page("/counts/{user_id}/")

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from faust import streams
 from faust.types import EventT
 
 
-def per_partition(events: Iterable[EventT]) -> list[list[EventT]]:
-    """A take's events per partition, each group in order."""
+def write_per_partition(events: Iterable[EventT], write: Callable[[list[EventT]], None]) -> None:
+    """Write a take partition by partition, in order, each group's table writes on its partition."""
     groups: dict[int, list[EventT]] = defaultdict(list)
     for event in events:
         groups[event.message.partition].append(event)
-    return list(groups.values())
+    for group in groups.values():
+        with writing_as(group[-1]):
+            write(group)
 
 
 @contextmanager

@@ -94,20 +94,26 @@ def test_tally_agent_updates_the_table_once_per_event() -> None:
     asyncio.run(run())
 
 
-def test_tally_agent_applies_a_correction_after_live_updates_and_ignores_a_malformed_one() -> None:
-    # The tally missed offset 1 ("w"'s), then counted 3 live, past the snapshot (end 3) of the replay.
+def replayed_with_correction(user_id: str) -> tuple[list[CountUpdate], CountCorrection]:
+    """The user's first three events (offsets 0-2), and a replay's correction counting all of them."""
     replayed = [
-        update("created", 0, user_id="w"),
-        update("updated", 1, user_id="w"),
-        update("updated", 2, user_id="w"),
+        update("created", 0, user_id=user_id),
+        update("updated", 1, user_id=user_id),
+        update("updated", 2, user_id=user_id),
     ]
     correction = CountCorrection(
-        user_id="w",
+        user_id=user_id,
         counts=counts_from({"created": 1, "updated": 2}),
         offsets={0: 2},
         snapshot={0: 3},
         recent=[Counted(u.event_id, 0, u.source_offset, u.event_type) for u in replayed],
     )
+    return replayed, correction
+
+
+def test_tally_agent_applies_a_correction_after_live_updates_and_ignores_a_malformed_one() -> None:
+    # The tally missed offset 1 ("w"'s), then counted 3 live, past the snapshot (end 3) of the replay.
+    replayed, correction = replayed_with_correction("w")
 
     async def run() -> None:
         async with tally.test_context() as agent:
@@ -161,18 +167,7 @@ def test_a_take_of_batches_writes_each_user_once_on_the_partition_table_route_as
 
 def test_a_correction_inside_a_take_applies_to_what_was_counted_before_it_only() -> None:
     # As the agent test above, but all three messages in one take: the result must be the same.
-    replayed = [
-        update("created", 0, user_id="x"),
-        update("updated", 1, user_id="x"),
-        update("updated", 2, user_id="x"),
-    ]
-    correction = CountCorrection(
-        user_id="x",
-        counts=counts_from({"created": 1, "updated": 2}),
-        offsets={0: 2},
-        snapshot={0: 3},
-        recent=[Counted(u.event_id, 0, u.source_offset, u.event_type) for u in replayed],
-    )
+    replayed, correction = replayed_with_correction("x")
     written = tally_take_of([
         batch(replayed[0], replayed[2], update("deleted", 3, user_id="x")),
         CountBatch(updates=[], corrections=[correction_body(correction)]),
