@@ -1,4 +1,4 @@
-"""What the notifications agent does with one event, and how a mail left unsent is sent after all.
+"""What the notifications agent does with a batch of completions, and how an unsent mail goes after all.
 
 Order: claim (commit a `sent_notifications` row), send, mark sent. A worker killed between claim and
 send leaves a claim without a mail: once it is MAIL_CLAIM_TIMEOUT_SECONDS old, the redelivered
@@ -23,18 +23,17 @@ from typing import Any, TypeVar
 from faust.types import EventT
 
 from shared.events import TaskEvent, parse_event
-from shared.mail import MailConnection, send_message
+from shared.mail import MailConnection
 from shared.settings import Settings
 from streams.database import worker_sessions
 from streams.deadletter import dead_letter, dead_letter_value
 from streams.decoding import DecodeError, try_decode
 from streams.metrics import MAILS, observe_notification
-from streams.notifications.abuse import mail_allowances, mail_allowed
+from streams.notifications.abuse import mail_allowances
 from streams.notifications.mailer import build_completion_message
 from streams.notifications.store import (
     claim_notification,
     mark_sent,
-    opted_in_recipient,
     opted_in_recipients,
     refresh_claim,
     release_claim,
@@ -69,7 +68,7 @@ async def deliver(
     message: Message,
     token: uuid.UUID,
     settings: Settings,
-    connection: MailConnection | None = None,
+    connection: MailConnection,
     claimed_at: float | None = None,
 ) -> bool:
     """Send a claimed mail, retrying transient failures while the claim stays ours; then mark it sent.
@@ -91,10 +90,7 @@ async def deliver(
             settings, "claim refresh", refresh_claim, event_id=event.event_id, token=token
         ):
             return False
-        if connection is None:
-            await asyncio.to_thread(send_message, message=message, settings=settings)
-        else:
-            await asyncio.to_thread(connection.send, message)
+        await asyncio.to_thread(connection.send, message)
         return True
 
     what = f"completion mail for event {event.event_id}"
@@ -106,55 +102,33 @@ async def deliver(
     return sent
 
 
-async def send_completion_mail(task_event: TaskEvent, *, settings: Settings) -> bool:
-    """Claim and send the completion mail for an event; False if none was due (opted out, already sent)."""
-    recipient = await _db(settings, "recipient lookup", opted_in_recipient, user_id=task_event.user_id)
-    if recipient is None:
-        return False
-    if not await _db(settings, "mail limits", mail_allowed, user_id=task_event.user_id, settings=settings):
-        return False  # unverified address in production, or the user's hourly cap reached
-    message = build_completion_message(event=task_event, recipient=recipient, mail_from=settings.mail_from)
-    token = uuid.uuid4()
-    claimed = await _db(
-        settings, "claim", claim_notification, event=task_event, recipient=recipient, token=token,
-        timeout=settings.mail_claim_timeout_seconds,
-    )  # fmt: skip
-    if not claimed:
-        return False
-    return await deliver(event=task_event, message=message, token=token, settings=settings)
-
-
-async def notify(event: EventT, *, settings: Settings) -> None:
-    """Mail the owner of a completed task once; a permanent mail failure goes to the DLQ."""
-    decoded = try_decode(event.message.value, max_bytes=settings.max_event_bytes)
-    if not isinstance(decoded, TaskEvent) or not wants_mail(decoded):
-        return
-    try:
-        sent = await send_completion_mail(decoded, settings=settings)
-    except Exception as exc:
-        await _fail(event, decoded, exc, settings=settings)
-        return
-    observe_notification(decoded.event_type, "sent" if sent else "skipped")
-
-
 async def notify_batch(events: Sequence[EventT], *, settings: Settings) -> None:
     """Mail the owners of a batch's completions once each, with a few statements for the whole batch.
 
     Who is opted in and how many mails each user may still get are read once for the batch; each
     mail is then claimed, sent over the batch's one SMTP connection and marked sent, one at a time, so
     a worker killed mid-batch leaves at most the mail in flight unsettled, as with one event at a time.
-    If reading the batch's recipients or allowances fails for good, nothing was claimed yet: each event
-    goes the one-at-a-time way (`notify`), so that only an event at fault is dead-lettered.
     """
     completions = _completions(events, settings=settings)
-    if not completions:
-        return
+    if completions:
+        await _mail_completions(completions, settings=settings)
+
+
+async def _mail_completions(completions: list[tuple[EventT, TaskEvent]], *, settings: Settings) -> None:
+    """Mail these completions; if reading their recipients or allowances fails for good, one by one.
+
+    Nothing is claimed before those reads, so going one by one repeats nothing, and only an event at
+    fault (alone, it still fails) is dead-lettered.
+    """
     try:
         due = await _due(completions, settings=settings)
     except Exception as exc:
+        if len(completions) == 1:
+            await _fail(*completions[0], exc, settings=settings)
+            return
         log.warning("reading a mail batch's recipients failed, mailing it event by event: %s", describe(exc))
-        for event, _ in completions:
-            await notify(event, settings=settings)
+        for completion in completions:
+            await _mail_completions([completion], settings=settings)
         return
     connection = MailConnection(settings)
     try:
@@ -238,15 +212,21 @@ async def resend_stale_claims(*, settings: Settings) -> int:
         timeout=settings.mail_claim_timeout_seconds, limit=SWEEP_LIMIT,
     )  # fmt: skip
     sent = 0
-    for claim in claims:
-        try:
-            event = parse_event(claim.event_data)
-            message = build_completion_message(
-                event=event, recipient=claim.recipient, mail_from=settings.mail_from
-            )
-            sent += await deliver(event=event, message=message, token=token, settings=settings)
-        except Exception as exc:
-            await _give_up(claim.event_data, exc, settings=settings)
+    connection = MailConnection(settings)
+    try:
+        for claim in claims:
+            try:
+                event = parse_event(claim.event_data)
+                message = build_completion_message(
+                    event=event, recipient=claim.recipient, mail_from=settings.mail_from
+                )
+                sent += await deliver(
+                    event=event, message=message, token=token, settings=settings, connection=connection
+                )
+            except Exception as exc:
+                await _give_up(claim.event_data, exc, settings=settings)
+    finally:
+        await asyncio.to_thread(connection.close)
     if claims:
         log.info("took over %d unsent mail claim(s), sent %d", len(claims), sent)
     return sent

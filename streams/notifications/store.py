@@ -42,11 +42,6 @@ def _stale(timeout: float) -> Any:
     return SENT.c.sent_at.is_(None) & (SENT.c.claimed_at < func.now() - timedelta(seconds=timeout))
 
 
-def opted_in_recipient(*, sessions: sessionmaker[Session], user_id: str) -> str | None:
-    """The user's email if they exist and want completion emails, else None."""
-    return opted_in_recipients(sessions=sessions, user_ids=[user_id]).get(user_id)
-
-
 def opted_in_recipients(*, sessions: sessionmaker[Session], user_ids: Sequence[str]) -> dict[str, str]:
     """The email of each of these users who exists and wants completion emails."""
     statement = select(User.id, User.email).where(User.id.in_(user_ids), User.email_notifications)

@@ -11,13 +11,18 @@ from sqlalchemy import insert, update
 
 from shared.db import make_sessionmaker
 from shared.models import SentNotification, User
-from streams.notifications.abuse import mail_allowed
+from streams.notifications.abuse import mail_allowances
 from tests.streams.conftest import add_user
 
 
 @pytest.fixture
 def sessions(engine):
     return make_sessionmaker(engine)
+
+
+def mail_allowed(*, sessions, user_id, settings):
+    """Whether this user may get another completion mail now."""
+    return mail_allowances(sessions=sessions, user_ids=[user_id], settings=settings)[user_id] > 0
 
 
 def _verify(engine, user_id):
