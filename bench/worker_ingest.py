@@ -99,13 +99,18 @@ def baseline(name: str, write: baselines.Writer, *, url: str, events: int, **kwa
     return rate
 
 
-def profiler(pid: int, path: str | None) -> subprocess.Popen[bytes] | None:
-    """py-spy recording the worker (raw collapsed stacks for .txt, else a flame graph), or None."""
+def profiler(pid: int, path: str | None, *, gil: bool = False) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the worker (raw collapsed stacks for .txt, else a flame graph), or None.
+
+    With gil, only samples of the thread holding the GIL: what the one core a Python process can use
+    is spent on, rather than where threads wait.
+    """
     if not path:
         return None
     kind = "raw" if path.endswith(".txt") else "flamegraph"
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     argv = [spy, "record", "--pid", str(pid), "--rate", "100", "--format", kind, "-o", path]
+    argv += ["--gil"] if gil else []
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
 
 
@@ -141,7 +146,7 @@ def measure_worker(url: str, env: dict[str, str], events: list, work: Path, args
         with running(worker_service(env).argv, env, work / "worker.log") as worker:
             launched = time.perf_counter()
             ready = wait(lambda: _ready(base), timeout=120, what="worker /ready/", every=0.05)
-            spy = profiler(worker.pid, args.profile)
+            spy = profiler(worker.pid, args.profile, gil=args.profile_gil)
             ids_in = wait(lambda: audit_id(url) - first_id >= len(events) and audit_rows(url) >= len(events),
                           timeout=args.timeout, what="audit_log to hold every event")  # fmt: skip
             pending = list(expected)
@@ -233,6 +238,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--mail-timeout", type=float, default=300.0, help="most seconds to wait for mail")
     parser.add_argument("--profile", help="record the worker with py-spy to this file (.txt: raw stacks)")
+    parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
     parser.add_argument(
         "--search-index-rounds",
         type=int,
