@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -10,7 +11,7 @@ from shared.events import new_event
 from shared.settings import Settings
 from tests.fixtures.kafka import Topics
 from tests.web.outbox.conftest import consume, relay_settings
-from web.outbox.publishers.base import Outgoing
+from web.outbox.publishers.base import Outgoing, Refused
 from web.outbox.publishers.kafka import KafkaPublisher, producer_options
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
@@ -95,3 +96,65 @@ def test_producer_options_follow_the_settings(settings: Settings, kafka_topics: 
         "u",
         "p",
     )
+
+
+class _AckingProducer:
+    """A stand-in AIOKafkaProducer: acks each send at once, or never (`hang`); notes the loop's first turn."""
+
+    def __init__(self, *, hang: bool = False) -> None:
+        self.hang = hang
+        self.sent: list[bytes] = []
+        self.sent_before_the_loop_turned: int | None = None
+
+    async def send(self, topic: str, *, value: bytes, key: bytes) -> asyncio.Future[None]:
+        """Queue the record; the first send asks the loop to note how many were queued when it next turns."""
+        loop = asyncio.get_running_loop()
+        if not self.sent:
+            loop.call_soon(lambda: setattr(self, "sent_before_the_loop_turned", len(self.sent)))
+        if self.hang:
+            await asyncio.sleep(30)
+        self.sent.append(key)
+        ack: asyncio.Future[None] = loop.create_future()
+        ack.set_result(None)
+        return ack
+
+    async def stop(self) -> None:
+        """Nothing to flush."""
+
+
+def _with_producer(config: Settings, producer: _AckingProducer) -> KafkaPublisher:
+    """A publisher whose producer is already `producer` (no broker needed)."""
+    publisher = KafkaPublisher(settings=config)
+    publisher._producer = producer  # type: ignore[assignment]
+    return publisher
+
+
+def test_a_batch_is_handed_to_the_producer_in_one_go(settings: Settings, kafka_topics: Topics) -> None:
+    """Every send of a batch is queued before the loop runs anything else, so records share requests.
+
+    Wrapping each send in a task of its own (asyncio.wait_for) let the producer's sender flush after
+    every record: one produce request per event.
+    """
+    producer = _AckingProducer()
+    publisher = _with_producer(relay_settings(settings, "b:9092", kafka_topics), producer)
+    batch = [_outgoing(n, f"user-{n % 3}", f"t{n}") for n in range(1, 21)]
+    try:
+        assert publisher.publish(batch) == [None] * 20
+    finally:
+        publisher.close()
+    assert producer.sent == [item.user_id.encode() for item in batch]
+    assert producer.sent_before_the_loop_turned == 20
+
+
+def test_a_send_that_never_returns_times_out_as_unreachable(settings: Settings, kafka_topics: Topics) -> None:
+    """A send stuck past KAFKA_TIMEOUT_SECONDS fails the batch as a broker problem, promptly."""
+    config = relay_settings(settings, "b:9092", kafka_topics, kafka_timeout_seconds=0.2)
+    publisher = _with_producer(config, _AckingProducer(hang=True))
+    started = time.monotonic()
+    try:
+        results = publisher.publish([_outgoing(1, "u", "a"), _outgoing(2, "v", "b")])
+    finally:
+        publisher.close()
+    assert all(result and result.startswith("send failed: TimeoutError") for result in results)
+    assert not any(isinstance(result, Refused) for result in results)
+    assert time.monotonic() - started < 5

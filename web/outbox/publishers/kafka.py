@@ -98,11 +98,10 @@ class KafkaPublisher:
                 continue
             value = encode(self._wrap(item))
             try:
-                acks.append(
-                    await asyncio.wait_for(
-                        self._send(producer, item, value), self._settings.kafka_timeout_seconds
-                    )
-                )
+                # A timeout scope, not wait_for: that wraps every send in a task of its own, which
+                # profiling put at a tenth of the relay's publishing time.
+                async with asyncio.timeout(self._settings.kafka_timeout_seconds):
+                    acks.append(await self._send(producer, item, value))
             except Exception as exc:
                 if not is_broker_unreachable(exc):
                     # This record itself is refused (too large, say): other users' events go on.
