@@ -3,8 +3,11 @@
 Both run under gunicorn with the argv `make run` uses for the web app (only the app and the port
 differ), on the same database, alternating rounds so machine noise falls on both. The product is
 the whole stack as `make run` starts it: its relay publishes every create and its worker audits it.
-Goal (issue 9): product creates/s >= 0.7x the bare endpoint's. Then the counts: the API's
-GET /audit/counts answered by the stream, beside the worker's own view and the same count in SQL.
+Goal (issue 9): product creates/s >= 0.7x the bare endpoint's. Each round also reports the CPU
+time per create of the web server (the product's gunicorn, relay included; the bare gunicorn) and of
+the whole stack, which, unlike the rates, hardly moves with whatever else the machine is running.
+Then the counts: the API's GET /audit/counts answered by the stream, beside the worker's own view
+and the same count in SQL.
 Run: .venv/bin/python -m bench.api [--connections 16] [--seconds 20] [--rounds 2]
 """
 
@@ -13,15 +16,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import httpx
 
-from bench.stack import ROOT, Stack, running_stack, seed_users, stop_stack, wait_ready
+from bench.stack import (
+    ROOT,
+    Stack,
+    cpu_by_service,
+    descendants,
+    running_stack,
+    seed_users,
+    stop_stack,
+    wait_ready,
+)
 from devstack.kafka import free_port
 from devstack.stack import web_service
 
@@ -55,16 +69,48 @@ async def closed_loop(urls: list[str], headers: list[dict[str, str]], seconds: f
     return done[0], done[1]
 
 
-def measure(name: str, urls: list[str], headers: list[dict[str, str]], seconds: float) -> float:
-    """Creates per second over one round (after a short warm-up); refuses a round with failures."""
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and everything below it."""
+    total = 0
+    for each in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(stack: Stack, bare: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU seconds so far by part: the stack's services (web is the product's gunicorn) and the bare app."""
+    return {**cpu_by_service(stack), "bare": tree_cpu_seconds(bare.pid)}
+
+
+def measure(
+    name: str,
+    urls: list[str],
+    headers: list[dict[str, str]],
+    seconds: float,
+    cpu: Callable[[], dict[str, float]],
+) -> tuple[float, dict[str, float]]:
+    """Creates per second over one round (after a short warm-up), and CPU ms per create by part."""
     asyncio.run(closed_loop(urls, headers, 2.0))
+    before = cpu()
     started = time.monotonic()
     created, failed = asyncio.run(closed_loop(urls, headers, seconds))
     rate = created / (time.monotonic() - started)
-    print(f"{name:<8} {created:>6} creates in {seconds:.0f}s = {rate:7.1f}/s ({failed} failed)", flush=True)
+    used = {
+        part: (seconds_ - before.get(part, 0.0)) * 1000 / max(created, 1) for part, seconds_ in cpu().items()
+    }
+    server = used["web" if name == "product" else "bare"]
+    # The whole stack: the server, PostgreSQL, and the relay, broker and worker publishing and
+    # auditing the events (the product's relay also publishes the bare endpoint's outbox rows).
+    whole = server + sum(used.get(part, 0.0) for part in ("postgres", "broker", "worker", "mail"))
+    print(f"{name:<8} {created:>6} creates in {seconds:.0f}s = {rate:7.1f}/s ({failed} failed), "
+          f"CPU per create: server {server:.2f} ms, whole stack {whole:.2f} ms", flush=True)  # fmt: skip
     if failed:
         raise SystemExit(f"{name}: {failed} creates failed")
-    return rate
+    return rate, {"server_ms": round(server, 3), "stack_ms": round(whole, 3)}
 
 
 def latencies_ms(call: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -129,9 +175,15 @@ def main() -> None:
             product_headers = [{"Authorization": f"Bearer {token}"} for _, token in users]
             bare_urls = [f"http://127.0.0.1:{port}/bare/{uid}/tasks" for uid, _ in users]
             rates: dict[str, list[float]] = {"product": [], "bare": []}
+            cpu: dict[str, list[dict[str, float]]] = {"product": [], "bare": []}
             for _ in range(args.rounds):
-                rates["product"].append(measure("product", product_urls, product_headers, args.seconds))
-                rates["bare"].append(measure("bare", bare_urls, [{}] * len(users), args.seconds))
+                for name, urls, hdrs in (
+                    ("product", product_urls, product_headers),
+                    ("bare", bare_urls, [{}] * len(users)),
+                ):
+                    rate, used = measure(name, urls, hdrs, args.seconds, lambda: cpu_seconds(stack, bare))
+                    rates[name].append(rate)
+                    cpu[name].append(used)
             counts = counts_figures(stack, users[0], repeat=300)
         finally:
             stop_stack(bare)
@@ -141,6 +193,12 @@ def main() -> None:
         "product_per_s": round(product, 1),
         "bare_per_s": round(base, 1),
         "ratio": round(product / base, 2),
+        "cpu_ms_per_create": {
+            name: {
+                part: round(statistics.mean(r[part] for r in rounds), 2) for part in ("server_ms", "stack_ms")
+            }
+            for name, rounds in cpu.items()
+        },
         "goal": GOAL,
         "gunicorn": " ".join(web_service(stack.env).argv[3:-1]),
         "counts_ms_p50_p99": counts,
