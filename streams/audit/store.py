@@ -45,6 +45,8 @@ CREATE_STAGE = """
 COPY_STAGE = f"COPY audit_stage (ord, {COLUMNS}) FROM STDIN"
 # Empty already at a transaction's start; emptied again so one transaction may append several batches.
 CLEAR_STAGE = "DELETE FROM audit_stage"
+# "SET LOCAL" silences the "already exists" notice of every batch after a connection's first.
+PREPARE_STAGE = f"SET LOCAL client_min_messages = warning; {CREATE_STAGE}; {CLEAR_STAGE}"
 # ORDER BY keeps the batch's order in audit_log ids (a user's ids follow its chain).
 INSERT_FROM_STAGE = f"INSERT INTO audit_log ({COLUMNS}) SELECT {COLUMNS} FROM audit_stage ORDER BY ord"  # noqa: S608
 INSERT_IF_NEW = INSERT_FROM_STAGE + " ON CONFLICT (event_id) DO NOTHING"
@@ -107,9 +109,9 @@ def _stage_and_insert(conn: Connection, rows: list[tuple[Any, ...]], insert: str
     # The psycopg connection under SQLAlchemy's, for COPY (which SQLAlchemy does not wrap).
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute("SET LOCAL client_min_messages = warning")  # no "already exists" notice
-        cursor.execute(CREATE_STAGE)
-        cursor.execute(CLEAR_STAGE)
+        # One round trip for the three (no parameters, so psycopg sends them as one query): every
+        # round trip is the inserting thread taking the GIL back from a busy event loop.
+        cursor.execute(PREPARE_STAGE)
         with cursor.copy(COPY_STAGE) as copy:
             for row in rows:
                 copy.write_row(row)
