@@ -63,6 +63,18 @@ async def _db(settings: Settings, what: str, func: Callable[..., T], /, **kwargs
 
 
 async def deliver(
+    *, event: TaskEvent, message: Message, token: uuid.UUID, settings: Settings, connection: MailConnection
+) -> bool:
+    """Send a taken-over claim's mail (see send_claimed), then mark it sent; False if the claim was lost."""
+    sent = await send_claimed(
+        event=event, message=message, token=token, settings=settings, connection=connection
+    )
+    if sent:
+        await _db(settings, "mark sent", mark_sent, event_id=event.event_id)
+    return sent
+
+
+async def send_claimed(
     *,
     event: TaskEvent,
     message: Message,
@@ -71,12 +83,12 @@ async def deliver(
     connection: MailConnection,
     claimed_at: float | None = None,
 ) -> bool:
-    """Send a claimed mail, retrying transient failures while the claim stays ours; then mark it sent.
+    """Send a claimed mail, retrying transient failures while the claim stays ours; True once it went.
 
     The claim is renewed before each attempt (it may have been taken over meanwhile), except the first
     one of a claim taken moments ago (`claimed_at`, loop time): no other worker may take a claim over
     before it is MAIL_CLAIM_TIMEOUT_SECONDS old, so checking then would cost a transaction per mail
-    for nothing.
+    for nothing. The caller marks the mail sent.
     """
     loop = asyncio.get_running_loop()
     fresh_until = claimed_at + settings.mail_claim_timeout_seconds / 2 if claimed_at is not None else None
@@ -96,7 +108,6 @@ async def deliver(
     what = f"completion mail for event {event.event_id}"
     sent = await retry_transient(attempt, what=what, max_backoff=settings.retry_max_backoff_seconds)
     if sent:
-        await _db(settings, "mark sent", mark_sent, event_id=event.event_id)
         log.info("completion mail for event %s sent", event.event_id, extra={"event_id": event.event_id})
         MAILS.labels("sent").inc()
     return sent
@@ -131,11 +142,32 @@ async def _mail_completions(completions: list[tuple[EventT, TaskEvent]], *, sett
             await _mail_completions([completion], settings=settings)
         return
     connection = MailConnection(settings)
+    unmarked: uuid.UUID | None = None
     try:
         for event, task_event, recipient in due:
-            await _mail_one(event, task_event, recipient, connection=connection, settings=settings)
+            unmarked = await _mail_one(
+                event, task_event, recipient, connection=connection, settings=settings, unmarked=unmarked
+            )
     finally:
-        await asyncio.to_thread(connection.close)
+        try:
+            await _settle(unmarked, settings=settings)
+        finally:
+            await asyncio.to_thread(connection.close)
+
+
+async def _settle(unmarked: uuid.UUID | None, *, settings: Settings) -> None:
+    """Mark a sent mail sent on its own (the batch's last, or one whose successor failed).
+
+    Should that fail for good, the claim stays: once stale, a sweep sends the mail again (a repeat
+    its Message-ID makes recognisable), which beats stopping the agent over a mail that went out.
+    """
+    if unmarked is None:
+        return
+    try:
+        await _db(settings, "mark sent", mark_sent, event_id=unmarked)
+    except Exception as exc:
+        log.error("marking the mail for event %s sent failed: %s", unmarked, describe(exc),
+                  extra={"event_id": unmarked})  # fmt: skip
 
 
 def _completions(events: Sequence[EventT], *, settings: Settings) -> list[tuple[EventT, TaskEvent]]:
@@ -170,9 +202,19 @@ async def _due(
 
 
 async def _mail_one(
-    event: EventT, task_event: TaskEvent, recipient: str, *, connection: MailConnection, settings: Settings
-) -> None:
-    """Claim, send and mark one due mail; a permanent failure is this event's alone (DLQ)."""
+    event: EventT,
+    task_event: TaskEvent,
+    recipient: str,
+    *,
+    connection: MailConnection,
+    settings: Settings,
+    unmarked: uuid.UUID | None,
+) -> uuid.UUID | None:
+    """Claim and send one due mail; a permanent failure is this event's alone (DLQ).
+
+    The claim's transaction also marks `unmarked`, the batch's previous mail, sent. Returns this
+    mail's event id if it went out, for the next claim (or the batch's end) to mark, else None.
+    """
     try:
         message = build_completion_message(
             event=task_event, recipient=recipient, mail_from=settings.mail_from
@@ -180,16 +222,19 @@ async def _mail_one(
         token = uuid.uuid4()
         claimed = await _db(
             settings, "claim", claim_notification, event=task_event, recipient=recipient, token=token,
-            timeout=settings.mail_claim_timeout_seconds,
+            timeout=settings.mail_claim_timeout_seconds, settling=unmarked,
         )  # fmt: skip
-        sent = claimed and await deliver(
+        unmarked = None
+        sent = claimed and await send_claimed(
             event=task_event, message=message, token=token, settings=settings, connection=connection,
             claimed_at=asyncio.get_running_loop().time(),
         )  # fmt: skip
     except Exception as exc:
+        await _settle(unmarked, settings=settings)
         await _fail(event, task_event, exc, settings=settings)
-        return
+        return None
     observe_notification(task_event.event_type, "sent" if sent else "skipped")
+    return task_event.event_id if sent else None
 
 
 async def _fail(event: EventT, task_event: TaskEvent, exc: Exception, *, settings: Settings) -> None:

@@ -50,18 +50,32 @@ def opted_in_recipients(*, sessions: sessionmaker[Session], user_ids: Sequence[s
 
 
 def claim_notification(
-    *, sessions: sessionmaker[Session], event: TaskEvent, recipient: str, token: uuid.UUID, timeout: float
+    *,
+    sessions: sessionmaker[Session],
+    event: TaskEvent,
+    recipient: str,
+    token: uuid.UUID,
+    timeout: float,
+    settling: uuid.UUID | None = None,
 ) -> bool:
-    """Claim the event's mail for token (committed before sending); False if sent or freshly claimed."""
+    """Claim the event's mail for token (committed before sending); False if sent or held by another.
+
+    A claim this token already holds is taken again: a retry whose first commit went in unseen must
+    not lose its own claim. `settling`, the event id of a mail this worker has just sent, is marked
+    sent in the same transaction: a batch of mails costs one commit per mail, not two.
+    """
     values = {"claimed_at": func.now(), "claimed_by": token, "recipient": recipient}
     row = insert(SENT).values(
         event_id=event.event_id, user_id=event.user_id, task_id=event.task_id,
         event_data=event.to_dict(), **values,
     )  # fmt: skip
+    ours = (SENT.c.claimed_by == token) & SENT.c.sent_at.is_(None)
     statement = row.on_conflict_do_update(
-        index_elements=["event_id"], set_=values, where=_stale(timeout)
+        index_elements=["event_id"], set_=values, where=_stale(timeout) | ours
     ).returning(SENT.c.event_id)
     with transaction(sessions) as session:
+        if settling is not None:
+            session.execute(_sent(settling))
         return session.execute(statement).first() is not None
 
 
@@ -77,10 +91,15 @@ def refresh_claim(*, sessions: sessionmaker[Session], event_id: uuid.UUID, token
         return session.execute(statement).first() is not None
 
 
+def _sent(event_id: uuid.UUID) -> Any:
+    """The statement recording that an event's mail went out."""
+    return update(SENT).where(SENT.c.event_id == event_id).values(sent_at=func.now())
+
+
 def mark_sent(*, sessions: sessionmaker[Session], event_id: uuid.UUID) -> None:
     """Record that the mail went out, which ends the claim for good."""
     with transaction(sessions) as session:
-        session.execute(update(SENT).where(SENT.c.event_id == event_id).values(sent_at=func.now()))
+        session.execute(_sent(event_id))
 
 
 def take_stale_claims(

@@ -48,3 +48,21 @@ def test_a_redelivered_event_takes_a_stale_claim_over_itself(engine: Engine) -> 
     taker = uuid.uuid4()
     assert claim_notification(**claim, token=taker, timeout=0.01)
     assert refresh_claim(sessions=sessions, event_id=EVENT.event_id, token=taker)
+
+
+def test_a_claim_can_settle_the_previous_mail_and_a_retry_keeps_its_own_claim(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    token, other = uuid.uuid4(), uuid.uuid4()
+    claim = {"sessions": sessions, "recipient": "a@example.com", "timeout": 60}
+    assert claim_notification(**claim, event=EVENT, token=token)
+    following = new_event(
+        event_type="completed", user_id="u1", task_id=2, title="T2", description="", completed=True
+    )
+    # The next mail's claim marks the first one sent in the same transaction.
+    assert claim_notification(**claim, event=following, token=token, settling=EVENT.event_id)
+    assert not refresh_claim(sessions=sessions, event_id=EVENT.event_id, token=token)  # sent: final
+    time.sleep(0.05)
+    assert not claim_notification(**{**claim, "timeout": 0.01}, event=EVENT, token=other)
+    # A retry of a claim whose commit went in unseen takes it again; nobody else may while it is fresh.
+    assert claim_notification(**claim, event=following, token=token)
+    assert not claim_notification(**claim, event=following, token=other)

@@ -11,7 +11,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, event, func, insert, select
 
 from devstack.kafka import free_port
 from shared.events import TaskEvent, new_event
@@ -82,3 +82,31 @@ def test_a_batch_mails_each_due_completion_once_over_one_connection(
             select(func.count()).where(SentNotification.sent_at.is_not(None), SentNotification.task_id < 9)
         )
     assert sent == 3
+
+
+def test_each_mail_of_a_batch_costs_one_commit_its_mark_riding_on_the_next_claim(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    keen = add_user(engine, email="keen@example.com")
+    events = [completed(keen, task_id) for task_id in range(1, 6)]
+    batch = [agent_event(completions.get_topic_name(), bare(e), offset=n) for n, e in enumerate(events)]
+    port = free_port()
+    controller = Controller(CountingSink(tmp_path), hostname="127.0.0.1", port=port)
+    controller.start()
+    commits: list[object] = []
+
+    def count(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(Engine, "commit", count)
+    try:
+        asyncio.run(notify_batch(batch, settings=dataclasses.replace(settings, smtp_port=port)))
+    finally:
+        event.remove(Engine, "commit", count)
+        controller.stop()
+    # Two reads for the batch (recipients, allowances), a claim per mail (marking the one before
+    # sent), and the last mail's mark: 5 + 3, where claim and mark apart took 5 * 2 + 2.
+    assert len(commits) == len(events) + 3
+    with engine.connect() as conn:
+        sent = conn.scalar(select(func.count()).where(SentNotification.sent_at.is_not(None)))
+    assert sent == len(events)
