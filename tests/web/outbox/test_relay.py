@@ -22,6 +22,7 @@ from tests.web.outbox.conftest import (
     per_user_order,
     wait_until_published,
 )
+from web.outbox import relay as relay_module
 from web.outbox.publishers import make_publisher
 from web.outbox.publishers.base import Outgoing
 from web.outbox.relay import Relay, settle
@@ -100,6 +101,43 @@ def test_commits_during_a_round_wake_the_relay_once_not_once_each(
         started = time.monotonic()
         relay._wait(settings.relay_poll_seconds)
         assert time.monotonic() - started >= 0.25, "a wake-up for an already published commit was left queued"
+    finally:
+        relay.stop()
+        relay._resign()
+        relay.publisher.close()
+        relay_engine.dispose()
+
+
+def test_a_commit_starts_a_round_no_sooner_than_the_interval_after_the_last_one(
+    kafka_settings: Settings, engine: Engine, auth: AuthActions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a round a commit's wake-up waits out the interval; after a quiet spell it does not."""
+    monkeypatch.setattr(relay_module, "MIN_ROUND_INTERVAL_SECONDS", 2.0)  # long, so the bounds are robust
+    relay_engine = make_engine(kafka_settings, poolclass=NullPool)
+    relay = Relay(engine=relay_engine, publisher=make_publisher(kafka_settings), settings=kafka_settings)
+    user_id = auth.register().user_id
+    sessions = make_sessionmaker(engine)
+
+    def commit(n: int) -> None:
+        with sessions() as session:
+            event = new_event(event_type="created", user_id=user_id, task_id=n, title=f"t{n}",
+                              description="", completed=False)  # fmt: skip
+            commit_with_events(session=session, events=[event])
+
+    deadline = time.monotonic() + 20
+    try:
+        while not relay.leading and time.monotonic() < deadline:
+            relay.step()
+        relay.step()
+        commit(1)
+        relay._wait(10.0)
+        assert time.monotonic() - relay._round_started >= 2.0, "a round began inside the interval"
+        relay.step()
+        relay._round_started -= 10.0  # the last round began long ago
+        commit(2)
+        woken = time.monotonic()
+        relay._wait(10.0)
+        assert time.monotonic() - woken < 1.5, "a commit after a quiet spell waited for nothing"
     finally:
         relay.stop()
         relay._resign()
