@@ -136,6 +136,10 @@ def _raise_keyboard_interrupt(_signum: int, _frame: FrameType | None) -> None:
 def run_dev_stack() -> int:
     """Start everything, print the URL, and stop it all on Ctrl-C; 1 if a service died."""
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # A shell starts a background job (`make run &`, a script's `cmd &`) with SIGINT ignored, and
+    # Python then installs no Ctrl-C handler of its own: `kill -INT` would be shrugged off and the
+    # stack never stopped. Stop on it however the stack was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     VAR.mkdir(exist_ok=True)
     env = environment()
     env.setdefault("APP_ENV", "development")

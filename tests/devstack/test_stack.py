@@ -25,6 +25,11 @@ pytestmark = pytest.mark.slow
 OUTSIDE = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "TEST_DATABASE_URL", "TEST_KAFKA_BOOTSTRAP_SERVERS")
 
 
+def _as_background_job() -> None:
+    """In the child before exec: SIGINT ignored, as a shell starts `cmd &` (and CI runners may)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class DevStack:
     """One `python -m devstack` process in a scratch folder, its output collected line by line."""
 
@@ -37,9 +42,11 @@ class DevStack:
     def start(self) -> float:
         """Launch it and return the seconds until it printed that it is ready."""
         started = time.monotonic()
+        # Started as a background job is (SIGINT ignored): Ctrl-C in stop() must still end it.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devstack"],
             cwd=self.folder, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=_as_background_job,
         )  # fmt: skip
         self.collector = threading.Thread(target=self._collect, daemon=True)
         self.collector.start()
@@ -60,7 +67,13 @@ class DevStack:
         """Ctrl-C, as a person would; returns the exit code."""
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(timeout=60)
+        try:
+            code = self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(
+                "the stack did not stop within 60 s:\n" + "\n".join(self.lines[-60:])
+            ) from None
         self.collector.join(timeout=10)
         if self.process.stdout is not None:
             self.process.stdout.close()
