@@ -108,9 +108,12 @@ def measure(
     whole = server + sum(used.get(part, 0.0) for part in ("postgres", "broker", "worker", "mail"))
     print(f"{name:<8} {created:>6} creates in {seconds:.0f}s = {rate:7.1f}/s ({failed} failed), "
           f"CPU per create: server {server:.2f} ms, whole stack {whole:.2f} ms", flush=True)  # fmt: skip
+    parts = {part: used.get(part, 0.0) for part in ("postgres", "broker", "worker", "mail")}
+    by_part = ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
+    print(f"{'':<8} CPU ms per create by part: {by_part}", flush=True)
     if failed:
         raise SystemExit(f"{name}: {failed} creates failed")
-    return rate, {"server_ms": round(server, 3), "stack_ms": round(whole, 3)}
+    return rate, {"server_ms": round(server, 3), "stack_ms": round(whole, 3), **parts}
 
 
 def latencies_ms(call: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -195,7 +198,8 @@ def main() -> None:
         "ratio": round(product / base, 2),
         "cpu_ms_per_create": {
             name: {
-                part: round(statistics.mean(r[part] for r in rounds), 2) for part in ("server_ms", "stack_ms")
+                part: round(statistics.mean(r[part] for r in rounds), 2)
+                for part in ("server_ms", "stack_ms", "postgres", "broker", "worker", "mail")
             }
             for name, rounds in cpu.items()
         },
