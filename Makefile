@@ -40,4 +40,5 @@ bench: bootstrap
 	$(BIN)/python -m bench.worker_ingest
 	$(BIN)/python -m bench.audit_queries
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.counts
 	$(BIN)/python -m bench.load
