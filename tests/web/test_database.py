@@ -1,11 +1,17 @@
-"""The pool pings only connections that sat idle: a dead idle one is replaced, a dead busy one is a 503."""
+"""The pool pings only connections that sat idle (a dead idle one is replaced, a dead busy one is a 503);
+statements run on the driver keep the session's transaction and SQLAlchemy's errors."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Float, bindparam, func, insert, literal, literal_column, select, text
+from sqlalchemy.exc import DBAPIError
 
 import web.database
+from shared.models import OutboxEvent, User
+from web.database import DriverStatement
 from web.extensions import db
 
 
@@ -68,3 +74,37 @@ def test_a_connection_that_died_between_two_quick_requests_is_one_503_then_the_p
     assert refused.status_code == 503
     assert refused.headers["Retry-After"] == "1"
     assert _tasks_status(client, user) == 200
+
+
+def test_a_driver_statement_runs_in_the_session_transaction_with_its_literals_and_defaults(app, engine):
+    table = OutboxEvent.__table__
+    values = {name: bindparam(name) for name in ("event_id", "user_id", "payload")}
+    returning = (table.c.attempts, table.c.event_type, table.c.payload)
+    statement = DriverStatement(insert(table).values(**values, event_type="created").returning(*returning))
+    params = {"event_id": uuid.uuid4(), "user_id": "someone", "payload": {"a": [1, "b"]}}
+    with app.app_context():
+        rows = statement.execute(session=db.session, params=params)
+        with engine.connect() as other:
+            assert other.execute(select(func.count()).select_from(table)).scalar_one() == 0
+        db.session.rollback()
+    assert rows == [(0, "created", {"a": [1, "b"]})]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
+
+
+def test_a_driver_statement_refuses_results_it_cannot_convert_and_defaults_it_cannot_run(app):
+    with app.app_context():
+        with pytest.raises(TypeError, match="needs result processing"):
+            DriverStatement(select(literal(1.5, Float))).execute(session=db.session, params={})
+        account = DriverStatement(insert(User.__table__).values(email="a@b", password_hash="x"))
+        with pytest.raises(TypeError, match="column id has a default"):
+            account.execute(session=db.session, params={})
+
+
+def test_a_driver_statement_failing_is_sqlalchemys_error_and_the_session_rolls_back(app, engine):
+    statement = DriverStatement(select(literal_column("1 / 0")))
+    with app.app_context():
+        with pytest.raises(DBAPIError, match="division by zero"):
+            statement.execute(session=db.session, params={})
+        db.session.rollback()
+        assert db.session.execute(select(literal(2))).scalar_one() == 2
