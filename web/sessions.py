@@ -6,7 +6,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_jwt_extended import (
     create_access_token,
     get_jwt,
@@ -71,6 +72,25 @@ def _cookie_identity() -> str:
     return str(get_jwt_identity())
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, without its signer and cookie work when a request has no session.
+
+    A bearer-token API request carries no session cookie and never touches `session`, yet Flask built
+    the signing serializer to open it and read the cookie settings to save it (~2% of a create's CPU).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """An empty session when there is no cookie to read, else Flask's."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Nothing to do for an empty session nobody read or changed, else Flask's."""
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
+
+
 def _protect_forms() -> None:
     """Check the CSRF token on every unsafe page request (the API uses bearer tokens)."""
     if request.method in UNSAFE_METHODS and not request.path.startswith("/api/"):
@@ -108,7 +128,8 @@ def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Install the CSRF check, the cookie renewal, the denylist and the token-to-account lookup."""
+    """Install the session cookie, the CSRF check, the cookie renewal, the denylist and the account lookup."""
+    app.session_interface = CookieSessions()
     app.before_request(_protect_forms)
     app.after_request(_renew_access_cookie)
     jwt.user_lookup_loader(_account_of)
