@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,9 +93,10 @@ def test_every_token_gets_the_librarys_own_answer(in_request: Flask) -> None:
     """Claims, or the same error with the same message (and the expired token's header and claims)."""
     assert isinstance(jwt, SingleDecodeJWTManager)
     for name, (token, csrf, allow_expired) in _tokens(in_request).items():
-        ours = _outcome(lambda: jwt._decode_jwt_from_config(token, csrf, allow_expired))  # noqa: B023
         library = _outcome(lambda: JWTManager._decode_jwt_from_config(jwt, token, csrf, allow_expired))  # noqa: B023
-        assert ours == library, name
+        for attempt in ("first", "again, verified before"):
+            ours = _outcome(lambda: jwt._decode_jwt_from_config(token, csrf, allow_expired))  # noqa: B023
+            assert ours == library, (name, attempt)
     assert _outcome(lambda: jwt._decode_jwt_from_config(_tokens(in_request)["expired"][0]))[0] is (
         pyjwt.ExpiredSignatureError
     )
@@ -117,7 +119,7 @@ def test_a_custom_key_loader_is_still_asked(in_request: Flask, monkeypatch: pyte
 def test_an_authenticated_request_decodes_its_token_once(
     client: FlaskClient, auth: AuthActions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One PyJWT decode per request (the library alone made two, plus two header parses)."""
+    """One PyJWT decode for a new token (the library alone made two, plus two header parses), none after."""
     user = auth.register()
     decodes: list[str] = []
     original = pyjwt.PyJWT.decode_complete
@@ -129,3 +131,46 @@ def test_an_authenticated_request_decodes_its_token_once(
     monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
     assert client.get(f"/api/{user.user_id}/tasks", headers=user.headers).status_code == 200
     assert decodes == ["decode"]
+    assert client.get(f"/api/{user.user_id}/tasks", headers=user.headers).status_code == 200
+    assert decodes == ["decode"]
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count PyJWT's verified decodes (each still runs)."""
+    calls: list[str] = []
+    original = pyjwt.PyJWT.decode_complete
+
+    def counting(self: pyjwt.PyJWT, token: str | bytes, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append("decode")
+        return original(self, token, *args, **kwargs)
+
+    monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
+    return calls
+
+
+def test_a_token_verified_before_is_not_decoded_again_until_it_expires(
+    in_request: Flask, decodes: list[str]
+) -> None:
+    """The claims come back (a copy each time) without PyJWT; once exp passes, the library's error."""
+    token = create_access_token(identity="u-1", expires_delta=timedelta(seconds=1))
+    first = jwt._decode_jwt_from_config(token)
+    first["sub"] = "someone else"
+    assert jwt._decode_jwt_from_config(token)["sub"] == "u-1"
+    assert len(decodes) == 1
+    time.sleep(1.1)
+    library = _outcome(lambda: JWTManager._decode_jwt_from_config(jwt, token))
+    assert library[0] is pyjwt.ExpiredSignatureError
+    assert _outcome(lambda: jwt._decode_jwt_from_config(token)) == library
+
+
+def test_a_token_verified_under_another_secret_is_decoded_again(
+    in_request: Flask, decodes: list[str]
+) -> None:
+    """The settings are part of what was verified: a new key checks the signature afresh."""
+    token = create_access_token(identity="u-1")
+    jwt._decode_jwt_from_config(token)
+    in_request.config["JWT_SECRET_KEY"] = "y" * 32
+    with pytest.raises(pyjwt.InvalidSignatureError):
+        jwt._decode_jwt_from_config(token)
+    assert len(decodes) == 2
