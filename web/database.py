@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import ClauseElement, Column, Dialect, Engine, event, exc
+from psycopg.pq import TransactionStatus
+from sqlalchemy import ClauseElement, Column, Connection, Dialect, Engine, event, exc
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
@@ -25,6 +26,7 @@ from sqlalchemy.types import TypeEngine
 from shared.db import SessionLike
 
 IDLE_PING_SECONDS = 1.0
+IDLE = TransactionStatus.IDLE
 _RETURNED_AT = "todo_returned_at"
 
 
@@ -94,8 +96,16 @@ class DriverStatement:
             self._compiled = _Compiled(dialect, str(compiled), fixed, processors)
         return self._compiled
 
-    def execute(self, *, session: SessionLike, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
-        """Run the statement with `params` in the session's transaction; its rows."""
+    def execute(
+        self, *, session: SessionLike, params: dict[str, Any], alone: bool = False
+    ) -> Sequence[tuple[Any, ...]]:
+        """Run the statement with `params` in the session's transaction; its rows.
+
+        `alone`: if the transaction has sent nothing to the server yet and the session holds no
+        unflushed changes, run the statement as a transaction of its own (autocommit): one round
+        trip where psycopg would send BEGIN, the statement and, for a write, COMMIT. For a read that
+        needs no snapshot shared with what follows, or a write that is its transaction's only one.
+        """
         connection = session.connection()
         compiled = self._compile(connection.dialect)
         values = dict(compiled.fixed)
@@ -104,9 +114,16 @@ class DriverStatement:
             values[name] = processor(value) if processor is not None and value is not None else value
         driver = connection.connection.driver_connection
         assert driver is not None
+        solo = (
+            alone
+            and driver.info.transaction_status == IDLE
+            and not (session.new or session.dirty or session.deleted)
+        )
         cursor = driver.cursor()
         listeners = connection.dispatch.before_cursor_execute  # e.g. the tests counting statements
         try:
+            if solo:
+                driver.autocommit = True
             if listeners:
                 listeners(connection, cursor, compiled.sql, values, None, False)
             cursor.execute(compiled.sql, values)
@@ -115,6 +132,18 @@ class DriverStatement:
             connection._handle_dbapi_exception(error, compiled.sql, values, cursor, None)
         finally:
             cursor.close()
+            if solo:
+                _end_autocommit(connection)
+
+
+def _end_autocommit(connection: Connection) -> None:
+    """Back to transactions; a connection that cannot be is discarded, never pooled in autocommit."""
+    driver = connection.connection.driver_connection if not connection.invalidated else None
+    try:
+        if driver is not None:
+            driver.autocommit = False
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection.invalidate(error)
 
 
 def _converts_results(column_type: TypeEngine[Any], dialect: Dialect) -> bool:

@@ -108,3 +108,53 @@ def test_a_driver_statement_failing_is_sqlalchemys_error_and_the_session_rolls_b
             statement.execute(session=db.session, params={})
         db.session.rollback()
         assert db.session.execute(select(literal(2))).scalar_one() == 2
+
+
+def _outbox_insert() -> DriverStatement:
+    """An outbox row with the given event id (the table has no foreign keys to satisfy)."""
+    table = OutboxEvent.__table__
+    values = {name: bindparam(name) for name in ("event_id", "user_id", "payload")}
+    return DriverStatement(insert(table).values(**values, event_type="created"))
+
+
+def _outbox_rows(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(OutboxEvent.__table__)).scalar_one()
+
+
+def _row() -> dict[str, object]:
+    return {"event_id": uuid.uuid4(), "user_id": "someone", "payload": {}}
+
+
+def test_a_statement_run_alone_commits_by_itself_and_the_connection_goes_back_to_transactions(app, engine):
+    with app.app_context():
+        _outbox_insert().execute(session=db.session, params=_row(), alone=True)
+        assert _outbox_rows(engine) == 1
+        driver = db.session.connection().connection.driver_connection
+        assert driver.autocommit is False
+        db.session.rollback()
+    assert _outbox_rows(engine) == 1
+
+
+def test_a_statement_after_another_or_beside_pending_changes_joins_the_transaction(app, engine):
+    with app.app_context():
+        db.session.execute(select(literal(1)))
+        _outbox_insert().execute(session=db.session, params=_row(), alone=True)
+        assert _outbox_rows(engine) == 0
+        db.session.rollback()
+        db.session.add(User(email="pending@example.com", password_hash="x"))
+        _outbox_insert().execute(session=db.session, params=_row(), alone=True)
+        assert _outbox_rows(engine) == 0
+        db.session.rollback()
+    assert _outbox_rows(engine) == 0
+
+
+def test_a_failing_statement_run_alone_writes_nothing_and_leaves_transactions_on(app, engine):
+    with app.app_context():
+        duplicate = _row()
+        _outbox_insert().execute(session=db.session, params=duplicate, alone=True)
+        with pytest.raises(DBAPIError, match="duplicate key"):
+            _outbox_insert().execute(session=db.session, params=duplicate, alone=True)
+        db.session.rollback()
+        assert db.session.connection().connection.driver_connection.autocommit is False
+    assert _outbox_rows(engine) == 1

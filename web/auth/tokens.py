@@ -112,9 +112,13 @@ _STANDING = DriverStatement(
 
 
 def token_standing(*, session: SessionLike, payload: dict[str, Any]) -> Standing:
-    """The token's and its family's denylist reasons and its account, read in one statement."""
+    """The token's and its family's denylist reasons and its account, read in one statement.
+
+    Read outside the request's transaction when it is the request's first statement (no BEGIN
+    round trip): each statement sees the latest commits anyway, so a revocation counts at once.
+    """
     params = {"sub": str(payload["sub"]), "jti": str(payload.get("jti")), "family": _family_key(payload)}
-    ((token_reason, family_reason, *account),) = _STANDING.execute(session=session, params=params)
+    ((token_reason, family_reason, *account),) = _STANDING.execute(session=session, params=params, alone=True)
     fields = dict(zip(_ACCOUNT_FIELDS, account, strict=True))
     user = User(**fields) if fields["id"] is not None else None  # detached: a copy for this request
     return Standing(token_reason=token_reason, family_reason=family_reason, user=user)

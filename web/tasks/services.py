@@ -85,7 +85,11 @@ _CREATE = DriverStatement(_create_statement())
 
 
 def create_task(*, session: SessionLike, user_id: str, title: str, description: str) -> Task:
-    """Add a task and its `created` event in one statement (one round trip), and commit."""
+    """Add a task and its `created` event in one statement, and commit.
+
+    When nothing else in the session's transaction was sent or is pending (an API create), the
+    statement runs as its own transaction: one round trip in all, no BEGIN or COMMIT.
+    """
     now = datetime.now(UTC)
     task = Task(
         user_id=user_id, title=title, description=description, completed=False, created_at=now, updated_at=now
@@ -94,7 +98,7 @@ def create_task(*, session: SessionLike, user_id: str, title: str, description: 
     event = new_event(event_type="created", user_id=user_id, task_id=0, title=title,
                       description=description, completed=False)  # fmt: skip
     params = {**outbox_row(event), "title": title, "description": description, "now": now}
-    ((task.id,),) = _CREATE.execute(session=session, params=params)
+    ((task.id,),) = _CREATE.execute(session=session, params=params, alone=True)
     session.commit()
     return task
 

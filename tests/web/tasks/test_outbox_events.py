@@ -165,3 +165,31 @@ def test_a_create_writes_its_task_and_event_in_one_statement_and_wakes_the_relay
     assert [n.channel for n in woken] == [CHANNEL]
     (row,) = _outbox(engine)
     _assert_exact_schema(row, event_type="created", user_id=user.user_id, task=created.get_json())
+
+
+def test_an_api_create_is_two_round_trips_with_no_begin_or_commit(client, user, app, tmp_path):
+    """The token's standing and the create each run as their own transaction (libpq's trace of the wire)."""
+    trace = tmp_path / "wire.txt"
+    with app.app_context():
+        app_engine = db.engine
+    traced = []
+
+    def start_trace(dbapi_connection, _record, _proxy):
+        out = trace.open("a")
+        dbapi_connection.pgconn.trace(out.fileno())
+        traced.append((dbapi_connection, out))
+
+    event.listen(app_engine, "checkout", start_trace)
+    try:
+        created = client.post(f"/api/{user.user_id}/tasks", json={"title": "t"}, headers=user.headers)
+    finally:
+        event.remove(app_engine, "checkout", start_trace)
+        for dbapi_connection, out in traced:
+            dbapi_connection.pgconn.untrace()
+            out.close()
+    assert created.status_code == 201
+    sent = [line.split("\t")[3].split(" ")[0] for line in trace.read_text().splitlines() if "\tF\t" in line]
+    assert sent.count("Sync") == 2, sent
+    assert "Query" not in sent, trace.read_text()  # BEGIN and COMMIT go as simple queries
+    with app.app_context():
+        assert db.session.connection().connection.driver_connection.autocommit is False
