@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Float, bindparam, func, insert, literal, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
-import web.database
+import shared.db
 from shared.models import OutboxEvent, User
 from web.database import DriverStatement
 from web.extensions import db
@@ -46,7 +46,7 @@ def _tasks_status(client, user):
 
 
 def test_a_connection_given_back_a_moment_ago_is_lent_without_a_ping(client, auth, pings, monkeypatch):
-    monkeypatch.setattr(web.database, "IDLE_PING_SECONDS", 60.0)
+    monkeypatch.setattr(shared.db, "IDLE_PING_SECONDS", 60.0)
     user = auth.register()
     assert [_tasks_status(client, user) for _ in range(3)] == [200] * 3
     assert pings == []
@@ -57,7 +57,7 @@ def test_an_idle_connection_is_pinged_and_a_dead_one_replaced_unseen(
 ):
     user = auth.register()
     assert _tasks_status(client, user) == 200
-    monkeypatch.setattr(web.database, "IDLE_PING_SECONDS", 0.0)
+    monkeypatch.setattr(shared.db, "IDLE_PING_SECONDS", 0.0)
     _kill_other_backends(engine)
     assert _tasks_status(client, user) == 200
     assert len(pings) == 1
@@ -66,7 +66,7 @@ def test_an_idle_connection_is_pinged_and_a_dead_one_replaced_unseen(
 def test_a_connection_that_died_between_two_quick_requests_is_one_503_then_the_pool_recovers(
     client, auth, engine, monkeypatch
 ):
-    monkeypatch.setattr(web.database, "IDLE_PING_SECONDS", 60.0)
+    monkeypatch.setattr(shared.db, "IDLE_PING_SECONDS", 60.0)
     user = auth.register()
     assert _tasks_status(client, user) == 200
     _kill_other_backends(engine)
