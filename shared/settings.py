@@ -123,7 +123,7 @@ class Settings:
     table_store: str = "memory://"
     counts_timeout_seconds: float = 0.5
     audit_batch_size: int = 500
-    audit_batch_within_seconds: float = 0.0
+    audit_batch_within_seconds: float = 0.05
     max_event_bytes: int = 64 * 1024
     broker_session_timeout: float = 6.0
     broker_rebalance_timeout: float = 6.0

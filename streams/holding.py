@@ -1,10 +1,9 @@
 """Keep Kafka offsets from advancing past events whose work is not yet durable.
 
-`take_ready()` (streams/batching.py), like Faust's `Stream.take_events()`, acks a batch when the
-agent asks for the next one, and also in its `finally` if the agent is cancelled mid-batch
-(shutdown, rebalance) — after which the consumer commits those offsets on stop. An extra reference
-taken on each message before the work and released only after it succeeded means a batch cut
-short is never acked, so it is redelivered.
+`Stream.take_events()` acks a batch when the agent asks for the next one, and also in its
+`finally` if the agent is cancelled mid-batch (shutdown, rebalance) — after which the consumer
+commits those offsets on stop. An extra reference taken on each message before the work and
+released only after it succeeded means a batch cut short is never acked, so it is redelivered.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from faust.types import EventT
 from shared.events import TaskEvent
 from streams.app import app, settings
 from streams.audit.service import audit_batch
-from streams.batching import take_ready
 from streams.counts import forward_counts
 from streams.deadletter import dead_letter_all
 from streams.holding import hold, release
@@ -28,8 +27,8 @@ log = logging.getLogger(__name__)
 @app.agent(task_events)
 async def audit(stream: StreamT) -> None:
     """Write each batch to audit_log (idempotently), hand on counts, completions and webhooks, then ack it."""
-    size, gather = settings.audit_batch_size, settings.audit_batch_within_seconds
-    async for batch in take_ready(cast(Stream, stream), size, gather=gather):
+    size, within = settings.audit_batch_size, settings.audit_batch_within_seconds
+    async for batch in cast(Stream, stream).take_events(size, within=within):
         hold(batch)
         audited = await audit_batch(batch, settings=settings)
         await hand_on(audited)

@@ -7,7 +7,6 @@ from typing import cast
 from faust import Stream, StreamT
 
 from streams.app import app, settings
-from streams.batching import take_ready
 from streams.holding import hold, release
 from streams.notifications.service import notify_batch
 from streams.topics import completions
@@ -16,8 +15,8 @@ from streams.topics import completions
 @app.agent(completions)
 async def notifications(stream: StreamT) -> None:
     """Mail task owners on completion; a batch's offsets advance only once each of its mails is settled."""
-    size, gather = settings.audit_batch_size, settings.audit_batch_within_seconds
-    async for batch in take_ready(cast(Stream, stream), size, gather=gather):
+    size, within = settings.audit_batch_size, settings.audit_batch_within_seconds
+    async for batch in cast(Stream, stream).take_events(size, within=within):
         hold(batch)
         await notify_batch(batch, settings=settings)
         release(batch)
