@@ -116,25 +116,6 @@ def test_a_custom_key_loader_is_still_asked(in_request: Flask, monkeypatch: pyte
     assert asked == ["u-7"]
 
 
-def test_an_authenticated_request_decodes_its_token_once(
-    client: FlaskClient, auth: AuthActions, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One PyJWT decode for a new token (the library alone made two, plus two header parses), none after."""
-    user = auth.register()
-    decodes: list[str] = []
-    original = pyjwt.PyJWT.decode_complete
-
-    def counting(self: pyjwt.PyJWT, token: str | bytes, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        decodes.append("decode")
-        return original(self, token, *args, **kwargs)
-
-    monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
-    assert client.get(f"/api/{user.user_id}/tasks", headers=user.headers).status_code == 200
-    assert decodes == ["decode"]
-    assert client.get(f"/api/{user.user_id}/tasks", headers=user.headers).status_code == 200
-    assert decodes == ["decode"]
-
-
 @pytest.fixture
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count PyJWT's verified decodes (each still runs)."""
@@ -147,6 +128,17 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
     return calls
+
+
+def test_an_authenticated_request_decodes_its_token_once(
+    client: FlaskClient, auth: AuthActions, decodes: list[str]
+) -> None:
+    """One PyJWT decode for a new token (the library alone made two, plus two header parses), none after."""
+    user = auth.register()
+    assert client.get(f"/api/{user.user_id}/tasks", headers=user.headers).status_code == 200
+    assert decodes == ["decode"]
+    assert client.get(f"/api/{user.user_id}/tasks", headers=user.headers).status_code == 200
+    assert decodes == ["decode"]
 
 
 def test_a_token_verified_before_is_not_decoded_again_until_it_expires(
