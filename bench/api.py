@@ -40,6 +40,8 @@ from devstack.kafka import free_port
 from devstack.stack import web_service
 
 GOAL = 0.7
+# What runs beside the server in a round and is charged to it per create (the "whole stack").
+STACK_PARTS = ("postgres", "broker", "worker", "mail")
 
 
 def bare_argv(stack: Stack, port: int) -> list[str]:
@@ -105,10 +107,10 @@ def measure(
     server = used["web" if name == "product" else "bare"]
     # The whole stack: the server, PostgreSQL, and the relay, broker and worker publishing and
     # auditing the events (the product's relay also publishes the bare endpoint's outbox rows).
-    whole = server + sum(used.get(part, 0.0) for part in ("postgres", "broker", "worker", "mail"))
+    parts = {part: used.get(part, 0.0) for part in STACK_PARTS}
+    whole = server + sum(parts.values())
     print(f"{name:<8} {created:>6} creates in {seconds:.0f}s = {rate:7.1f}/s ({failed} failed), "
           f"CPU per create: server {server:.2f} ms, whole stack {whole:.2f} ms", flush=True)  # fmt: skip
-    parts = {part: used.get(part, 0.0) for part in ("postgres", "broker", "worker", "mail")}
     by_part = ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
     print(f"{'':<8} CPU ms per create by part: {by_part}", flush=True)
     if failed:
@@ -199,7 +201,7 @@ def main() -> None:
         "cpu_ms_per_create": {
             name: {
                 part: round(statistics.mean(r[part] for r in rounds), 2)
-                for part in ("server_ms", "stack_ms", "postgres", "broker", "worker", "mail")
+                for part in ("server_ms", "stack_ms", *STACK_PARTS)
             }
             for name, rounds in cpu.items()
         },
