@@ -39,10 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import aiokafka
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -52,6 +52,7 @@ from faust.types import TP, Message
 from mode import ServiceT
 
 from shared.settings import get_settings
+from streams.eager import step_eagerly
 
 SCHEME = "todo-kafka"
 # Table records (each up to a few KB) the producer buffer holds before intake waits for it: a few takes.
@@ -248,11 +249,21 @@ class Consumer(driver.Consumer):
             cursor.handed_on(message.offset)
 
     async def _deliver(self, message: Message) -> bool:
-        """Give one record to the agents; False if a rebalance's flow suspension cut that short."""
+        """Give one record to the agents; False if a rebalance's flow suspension cut that short.
+
+        Nothing is handed on while the flow is suspended. A delivery that finishes without waiting
+        (the agents' queues have room: almost always) cannot be cut short, so only one that waits is
+        raced against the suspension (streams/eager.py says why that matters).
+        """
         await self._maybe_commit()
-        delivery = self.callback(message)
-        outcome = await self.wait_first(delivery, self.suspend_flow.wait())
-        return delivery in outcome.done
+        if self.suspend_flow.is_set():
+            return False
+        # Faust's callback is the conductor's `on_message`, a coroutine function.
+        finished, rest = step_eagerly(cast(Coroutine[Any, Any, None], self.callback(message)))
+        if finished:
+            return True
+        outcome = await self.wait_first(rest, self.suspend_flow.wait())
+        return rest in outcome.done
 
     async def _seek_back(self, tp: TP, cursor: PartitionCursor) -> None:
         """Ask the broker for tp's records again from the cursor (while tp is still ours)."""
