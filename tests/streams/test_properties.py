@@ -7,8 +7,10 @@ with another exception. Text draws from every Unicode category, lone surrogates 
 
 from __future__ import annotations
 
+import base64
 import email
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -30,7 +32,14 @@ from shared.mail import send_message
 from shared.models import AuditLog
 from shared.settings import Settings, load_settings
 from streams.audit.store import insert_audit_rows
-from streams.decoding import USER_ID_MAX, DecodeError, try_decode
+from streams.decoding import (
+    USER_ID_MAX,
+    DecodeError,
+    _unstorable,
+    is_cloudevent,
+    try_decode,
+    unwrap_cloudevent,
+)
 from streams.notifications.mailer import build_completion_message, header_text
 
 SPECIALS = [
@@ -152,3 +161,45 @@ def test_any_text_is_stored_and_mailed_or_refused_for_what_postgres_cannot_hold(
         return
     assert isinstance(decoded, TaskEvent), decoded
     stored_and_mailed(decoded, sessions, smtp)
+
+
+# Characters around the edges of what PostgreSQL text refuses, and the pieces of their JSON escapes.
+EDGE_TEXT = st.text(
+    st.sampled_from(["a", "\u00e9", "\\", "u", "0", "d", "\x00", "\ud800", "\udbff", "\udc00", "\udfff",
+                     "\ud7ff", "\ue000", "\U0001f600"]),
+    max_size=8,
+)  # fmt: skip
+
+
+def encodings_of(obj: dict[str, Any]) -> Iterator[bytes]:
+    """The event as the wire may carry it: bare (escaped or raw UTF-8), in a CloudEvent's data as an
+    object, as JSON text, and as base64."""
+    for ascii_only in (True, False):
+        text = json.dumps(obj, ensure_ascii=ascii_only)
+        for wire in (obj, {"specversion": "1.0", "data": obj}, {"specversion": "1.0", "data": text}):
+            yield json.dumps(wire, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    # JSON allows escapes in either case; Python writes them in lower case.
+    yield re.sub(r"\\u[0-9a-f]{4}", lambda m: m[0].upper().replace("\\U", "\\u"), json.dumps(obj)).encode()
+    inner = base64.b64encode(json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")).decode()
+    yield json.dumps({"specversion": "1.0", "data_base64": inner}).encode()
+
+
+def walked_verdict(raw: bytes) -> bool:
+    """Whether the full walk over every string of the parsed event finds text PostgreSQL cannot store."""
+    value = json.loads(raw)
+    return _unstorable(unwrap_cloudevent(value) if is_cloudevent(value) else value)
+
+
+@given(user_id=EDGE_TEXT.filter(bool), title=EDGE_TEXT, description=EDGE_TEXT)
+def test_the_quick_scan_never_changes_which_text_is_refused(
+    user_id: str, title: str, description: str
+) -> None:
+    task_data = {"title": title, "description": description, "completed": True}
+    obj = {
+        "event_id": str(uuid.uuid4()), "event_type": "completed", "timestamp": "2026-12-02T10:00:00Z",
+        "user_id": user_id, "task_id": 7, "task_data": task_data,
+    }  # fmt: skip
+    for raw in encodings_of(obj):
+        decoded = try_decode(raw, max_bytes=1 << 20)
+        refused = isinstance(decoded, DecodeError) and "NUL characters or lone surrogates" in decoded.message
+        assert refused == walked_verdict(raw), (raw, decoded)
