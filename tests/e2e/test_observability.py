@@ -130,7 +130,7 @@ def test_the_figures_follow_what_happened(pipeline: Pipeline, run: Run):
     assert total(worker, "todo_worker_dead_letters_total", reason="invalid-json") == 1
     assert total(worker, "todo_worker_mails_total", outcome="sent") >= 4
     assert total(worker, "todo_worker_event_latency_seconds_count") >= run.events
-    # The tally takes its counts messages every 0.25 s at most: mail may be out before both users are in.
+    # The tally takes its counts messages every second at most: mail may be out before both users are in.
     wait_for(lambda: total(worker_metrics(pipeline), "todo_worker_counts_users") >= 2, timeout=10,
              what="both users in this worker's counts table")  # fmt: skip
     lag = {labels: v for (name, labels), v in worker.items() if name == "todo_worker_consumer_lag"}
