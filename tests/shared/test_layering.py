@@ -43,6 +43,7 @@ CONTRACT = {
     "events": "the event schema",
     "models": "the tables",
     "db": "engines and sessions",
+    "driver": "hot-path statements run on psycopg: the web's create and the worker's mail claim",
     "kafka": "one Kafka connection config for relay, worker and dev stack",
     "retry": "one transient-failure backoff for relay and worker",
     "logs": "one log format, ids and redaction for web, relay and worker",

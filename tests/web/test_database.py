@@ -10,8 +10,8 @@ from sqlalchemy import Float, bindparam, func, insert, literal, literal_column, 
 from sqlalchemy.exc import DBAPIError
 
 import shared.db
+from shared.driver import DriverStatement
 from shared.models import OutboxEvent, User
-from web.database import DriverStatement
 from web.extensions import db
 
 

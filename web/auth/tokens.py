@@ -20,9 +20,9 @@ from sqlalchemy import Table, bindparam, delete, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.db import SessionLike
+from shared.driver import DriverStatement
 from shared.models import User
 from web.auth.models import RevokedToken
-from web.database import DriverStatement
 
 FAMILY_CLAIM = "fam"
 ROTATED, LOGOUT, REUSED = "rotated", "logout", "reused"
@@ -101,7 +101,7 @@ _ACCOUNT_FIELDS = tuple(_users.c.keys())
 # denylist rows, each a primary-key lookup outer-joined to a single row (present or not), with fixed
 # parameters so SQLAlchemy compiles it once per process (a NULL family key simply matches nothing).
 # Core rather than ORM: loading through the session cost ~6% of an authenticated request's CPU; and
-# run on the driver (web.database.DriverStatement), as SQLAlchemy's execution cost more than psycopg's.
+# run on the driver (shared.driver.DriverStatement), as SQLAlchemy's execution cost more than psycopg's.
 _STANDING = DriverStatement(
     select(_token_row.c.reason, _family_row.c.reason, *_users.c)
     .select_from(select(literal_column("1").label("one")).subquery("one"))

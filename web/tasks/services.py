@@ -9,9 +9,9 @@ from sqlalchemy import Row, Select, Table, UnaryExpression, bindparam, func, or_
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 
 from shared.db import SessionLike
+from shared.driver import DriverStatement
 from shared.events import new_event
 from shared.models import AuditLog, Task
-from web.database import DriverStatement
 from web.outbox.repository import event_insert_after
 from web.outbox.store import commit_with_events, outbox_row
 from web.tasks.schemas import PastTask, TaskQuery
@@ -80,7 +80,7 @@ def _create_statement() -> Select[int]:
 
 
 # Built once: profiling showed the ORM's flush and a second INSERT for the event on every create; run
-# on the driver (web.database.DriverStatement), as SQLAlchemy's execution cost more than psycopg's.
+# on the driver (shared.driver.DriverStatement), as SQLAlchemy's execution cost more than psycopg's.
 _CREATE = DriverStatement(_create_statement())
 
 
