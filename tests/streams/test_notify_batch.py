@@ -11,7 +11,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Connection, Engine, event, func, insert, select
 
 from devstack.kafka import free_port
 from shared.events import TaskEvent, new_event
@@ -95,14 +95,21 @@ def test_each_mail_of_a_batch_costs_one_commit_its_mark_riding_on_the_next_claim
     controller.start()
     commits: list[object] = []
 
-    def count(conn: object) -> None:
+    def count(conn: Connection) -> None:
         commits.append(conn)
 
+    def count_alone(conn: Connection, *_: object) -> None:
+        """A statement run in autocommit is a transaction (and a commit) of its own."""
+        if conn.connection.driver_connection.autocommit:  # type: ignore[union-attr]
+            commits.append(conn)
+
     event.listen(Engine, "commit", count)
+    event.listen(Engine, "before_cursor_execute", count_alone)
     try:
         asyncio.run(notify_batch(batch, settings=dataclasses.replace(settings, smtp_port=port)))
     finally:
         event.remove(Engine, "commit", count)
+        event.remove(Engine, "before_cursor_execute", count_alone)
         controller.stop()
     # Two reads for the batch (recipients, allowances), a claim per mail (marking the one before
     # sent), and the last mail's mark: 5 + 3, where claim and mark apart took 5 * 2 + 2.
