@@ -31,6 +31,7 @@ from bench.stack import (
     Stack,
     cpu_by_service,
     descendants,
+    gunicorn_argv,
     running_stack,
     seed_users,
     stop_stack,
@@ -46,10 +47,7 @@ STACK_PARTS = ("postgres", "broker", "worker", "mail")
 
 def bare_argv(stack: Stack, port: int) -> list[str]:
     """The stack's own gunicorn command line, serving bench.bare_app on `port` instead."""
-    argv = web_service(stack.env).argv
-    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-    argv[-1] = "bench.bare_app:create_app()"
-    return argv
+    return gunicorn_argv(stack.env, port=port, app="bench.bare_app:create_app()")
 
 
 async def closed_loop(urls: list[str], headers: list[dict[str, str]], seconds: float) -> tuple[int, int]:

@@ -34,9 +34,8 @@ import psycopg
 from sqlalchemy.orm import Session
 
 from bench import load
-from bench.stack import ROOT, Stack, running_stack, seed_users, stop_stack, wait_ready
+from bench.stack import ROOT, Stack, gunicorn_argv, running_stack, seed_users, stop_stack, wait_ready
 from devstack.kafka import free_port
-from devstack.stack import web_service
 from shared.db import make_engine
 from shared.settings import load_settings
 from web.audit.services import count_events
@@ -78,10 +77,7 @@ def sql_answering_web(stack: Stack) -> Iterator[str]:
     """A second gunicorn of the product, whose worker never answers: its counts come from SQL."""
     port = free_port()
     env = {**stack.env, "WORKER_URL": f"http://127.0.0.1:{free_port()}", "RELAY_ENABLED": "false"}
-    argv = web_service(env).argv
-    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-    argv.remove("--access-logfile")
-    argv.remove("-")
+    argv = gunicorn_argv(env, port=port, access_log=False)
     web = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)  # fmt: skip
     try:

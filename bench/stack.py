@@ -26,6 +26,7 @@ import psycopg
 
 from devstack.kafka import free_port
 from devstack.postgres import EmbeddedPostgres, drop_database, ensure_database
+from devstack.stack import web_service
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +98,25 @@ def stack_env(database_url: str, scratch: Path) -> dict[str, str]:
         WORKER_APP_ID=f"bench-{uuid.uuid4().hex[:6]}",
     )
     return env
+
+
+def gunicorn_argv(
+    env: dict[str, str], *, port: int, app: str | None = None, access_log: bool = True
+) -> list[str]:
+    """The stack's own gunicorn command line (devstack's), bound to `port` on loopback.
+
+    `app` serves another WSGI app under the same settings (bench.api's bare endpoint); without
+    `access_log` the server writes no line per request (bench.counts' second server, whose output
+    nobody reads: the baseline it serves is then, if anything, cheaper than the product's).
+    """
+    argv = web_service(env).argv
+    argv[argv.index("--bind") + 1] = f"127.0.0.1:{port}"
+    if app is not None:
+        argv[-1] = app
+    if not access_log:
+        at = argv.index("--access-logfile")
+        del argv[at : at + 2]
+    return argv
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0, expect: int = 200) -> None:
