@@ -64,7 +64,9 @@ def test_the_relay_adds_only_producer_options_to_the_shared_connection():
     shared = client_options(settings)
     relay = producer_options(settings)
     assert {key: relay[key] for key in shared} == shared
-    assert set(relay) - set(shared) == {"client_id", "acks", "enable_idempotence", "request_timeout_ms"}
+    assert set(relay) - set(shared) == {
+        "client_id", "acks", "enable_idempotence", "request_timeout_ms", "partitioner",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
