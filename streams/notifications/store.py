@@ -38,9 +38,14 @@ class StaleClaim:
 SENT = cast(Table, SentNotification.__table__)
 
 
-def _stale(timeout: float) -> Any:
-    """The condition of a claim whose holder has not sent the mail within the timeout."""
-    return SENT.c.sent_at.is_(None) & (SENT.c.claimed_at < func.now() - timedelta(seconds=timeout))
+def _stale(timeout: Any) -> Any:
+    """The condition of a claim whose holder has not sent the mail within the timeout (an interval)."""
+    return SENT.c.sent_at.is_(None) & (SENT.c.claimed_at < func.now() - timeout)
+
+
+def _sent(event_id: Any) -> Any:
+    """The statement recording that an event's mail went out (an id, or a bound parameter for one)."""
+    return update(SENT).where(SENT.c.event_id == event_id).values(sent_at=func.now())
 
 
 def opted_in_recipients(*, sessions: sessionmaker[Session], user_ids: Sequence[str]) -> dict[str, str]:
@@ -56,15 +61,13 @@ def _claim_statement() -> Any:
     The claim inserts the row, or takes over one whose holder never sent it (stale) or that this
     token already holds (a retry whose commit went in unseen); RETURNING says whether it is ours.
     """
-    settled = (
-        update(SENT).where(SENT.c.event_id == bindparam("settling")).values(sent_at=func.now()).cte("settled")
-    )
+    settled = _sent(bindparam("settling")).cte("settled")
     values = {"claimed_at": func.now(), "claimed_by": bindparam("token"), "recipient": bindparam("recipient")}
     row = insert(SENT).values(
         event_id=bindparam("event_id"), user_id=bindparam("user_id"), task_id=bindparam("task_id"),
         event_data=bindparam("event_data", type_=SENT.c.event_data.type), **values,
     )  # fmt: skip
-    stale = SENT.c.sent_at.is_(None) & (SENT.c.claimed_at < func.now() - bindparam("timeout", type_=Interval))
+    stale = _stale(bindparam("timeout", type_=Interval))
     ours = (SENT.c.claimed_by == bindparam("token")) & SENT.c.sent_at.is_(None)
     claim = row.on_conflict_do_update(index_elements=["event_id"], set_=values, where=stale | ours)
     return claim.returning(literal_column("true")).add_cte(settled)
@@ -111,11 +114,6 @@ def refresh_claim(*, sessions: sessionmaker[Session], event_id: uuid.UUID, token
         return session.execute(statement).first() is not None
 
 
-def _sent(event_id: uuid.UUID) -> Any:
-    """The statement recording that an event's mail went out."""
-    return update(SENT).where(SENT.c.event_id == event_id).values(sent_at=func.now())
-
-
 def mark_sent(*, sessions: sessionmaker[Session], event_id: uuid.UUID) -> None:
     """Record that the mail went out, which ends the claim for good."""
     with transaction(sessions) as session:
@@ -128,7 +126,7 @@ def take_stale_claims(
     """Take over up to `limit` claims left unsent past the timeout (skipping rows others are taking)."""
     stale = (
         select(SentNotification.event_id)
-        .where(_stale(timeout), SentNotification.event_data.is_not(None))
+        .where(_stale(timedelta(seconds=timeout)), SentNotification.event_data.is_not(None))
         .order_by(SentNotification.claimed_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -136,7 +134,7 @@ def take_stale_claims(
     )
     statement = (
         update(SentNotification)
-        .where(SentNotification.event_id.in_(stale), _stale(timeout))
+        .where(SentNotification.event_id.in_(stale), _stale(timedelta(seconds=timeout)))
         .values(claimed_at=func.now(), claimed_by=token)
         .returning(SentNotification.event_data, SentNotification.recipient)
     )
