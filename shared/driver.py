@@ -26,9 +26,7 @@ IDLE = TransactionStatus.IDLE
 class DriverStatement:
     """A Core statement compiled once, run straight on the session's psycopg connection in its transaction.
 
-    For the statements every create runs (the token's standing, the task and its event): running a
-    cached statement through SQLAlchemy (cache lookup, execution context, parameter processing,
-    result wrapping) cost more CPU than psycopg's own execute. This hands psycopg the compiled SQL
+    For the hot-path statements the module docstring names. This hands psycopg the compiled SQL
     and the processed parameters; errors still go through SQLAlchemy's handling (its exception
     types, a lost connection invalidating the pool), and cursor-execute listeners still hear of it.
     Rows come back as psycopg's tuples, so only statements whose columns need no result conversion
