@@ -29,15 +29,21 @@ def test_a_coroutine_that_never_waits_is_finished_by_its_first_step() -> None:
     asyncio.run(scenario())
 
 
+async def put_waiting_for_room(queue: asyncio.Queue[int]) -> asyncio.Future[str]:
+    """Fill the queue, step a put of 1 into it eagerly, and drive the rest: it waits for room."""
+    queue.put_nowait(0)
+    finished, rest = step_eagerly(put(queue, 1))
+    assert not finished
+    driving = asyncio.ensure_future(rest)
+    await asyncio.sleep(0)
+    assert not driving.done(), "still waiting for room"
+    return driving
+
+
 def test_a_coroutine_that_waits_is_finished_by_driving_the_rest() -> None:
     async def scenario() -> None:
         queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
-        queue.put_nowait(0)
-        finished, rest = step_eagerly(put(queue, 1))
-        assert not finished
-        driving = asyncio.ensure_future(rest)
-        await asyncio.sleep(0)
-        assert not driving.done(), "still waiting for room"
+        driving = await put_waiting_for_room(queue)
         assert queue.get_nowait() == 0
         assert await driving == "put"
         assert queue.get_nowait() == 1
@@ -48,11 +54,7 @@ def test_a_coroutine_that_waits_is_finished_by_driving_the_rest() -> None:
 def test_abandoning_the_rest_cancels_what_the_coroutine_waited_to_do() -> None:
     async def scenario() -> None:
         queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
-        queue.put_nowait(0)
-        finished, rest = step_eagerly(put(queue, 1))
-        assert not finished
-        driving = asyncio.ensure_future(rest)
-        await asyncio.sleep(0)
+        driving = await put_waiting_for_room(queue)
         driving.cancel()
         with pytest.raises(asyncio.CancelledError):
             await driving
