@@ -1,9 +1,13 @@
-"""The two designs the worker is measured against, each consuming task-events into audit_log.
+"""The designs the worker is measured against, each consuming task-events into audit_log.
 
 - bare: an aiokafka consumer, each fetched batch COPYed into a temp table, one
   INSERT ... ON CONFLICT DO NOTHING, COMMIT, then the offsets committed (at least once).
 - naive: the same consumer, but one INSERT and one COMMIT per event.
 Both decode the envelope with json.loads and no validation: the bare machine, not a product.
+- chained: the same consumer feeding the worker's own audit write and nothing else: each record
+  decoded and validated as the worker decodes it (streams.decoding), the batch inserted with the
+  hash chain (streams.audit.store, issue 11) in a thread, as the worker runs it. No Faust, counts,
+  mail or hand-on: what any worker that keeps the product's audit guarantees must at least do.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from typing import Any
 import psycopg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
+
+from shared.settings import Settings
+from streams.audit.store import insert_audit_rows
+from streams.database import worker_sessions
+from streams.decoding import DecodeError, try_decode
 
 COLUMNS = "event_id, event_type, user_id, task_id, event_data, timestamp, prev_hash, hash"
 # Like bench/audit_ingest.py: the baselines store the same bytes per row as the worker (two 32-byte
@@ -64,6 +73,20 @@ async def insert_each(conn: psycopg.AsyncConnection[Any], records: Sequence[Cons
     for record in records:
         await conn.execute(INSERT_ONE, row(record.value))
         await conn.commit()
+
+
+def chained(settings: Settings) -> Writer:
+    """The worker's audit write alone: the validated decode, then the chained insert in a thread."""
+    sessions = worker_sessions(settings)
+
+    async def write(_conn: psycopg.AsyncConnection[Any], records: Sequence[ConsumerRecord]) -> None:
+        decoded = [try_decode(record.value, max_bytes=settings.max_event_bytes) for record in records]
+        events = [event for event in decoded if not isinstance(event, DecodeError)]
+        if len(events) != len(records):
+            raise ValueError(f"{len(records) - len(events)} records did not decode")
+        await asyncio.to_thread(insert_audit_rows, sessions=sessions, events=events)
+
+    return write
 
 
 async def consume(
