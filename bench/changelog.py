@@ -26,7 +26,6 @@ from shared.counts import counts_body
 
 # Tansu holds a fetch for its whole wait (streams/transport.py): a short one ends the wait sooner.
 FETCH_WAIT_MS = 20
-METADATA_MAX_AGE_MS = 500
 
 
 def changelog_topic(app_id: str, table: str = "user_to_counts") -> str:
@@ -81,7 +80,6 @@ class CountsWatch:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=FETCH_WAIT_MS,
-            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         await consumer.start()
         try:

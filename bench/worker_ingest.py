@@ -270,9 +270,10 @@ def main() -> None:
         bare_after = baseline(
             "bare again, after the worker", baselines.copy_batch, **common, events=args.events
         )
-        # Only after the worker, so it cannot change what the worker measures. (Run before it, the
-        # worker measured 700-1,039 events/s at 100,000 events against 1,085-1,576 without; a later
-        # alternating pair measured 891 without and 1,034 with it after: the day's noise.)
+        # Only after the worker, so it cannot change what the worker measures. (With it run before,
+        # the worker measured 618-1,383 events/s in five runs at 100,000 events, against 1,085-1,576
+        # in runs without it that morning; a later alternating pair measured 891 without it and
+        # 1,034 with it after: the day's noise.)
         chained = baseline(
             "chained: the worker's audit write",
             baselines.chained(load_settings({"DATABASE_URL": url})),
