@@ -103,9 +103,9 @@ class CountsWatch:
         if key is None:
             return
         user = json.loads(key)
-        entry: Any = json.loads(value) if value is not None else None
         if user not in self._expected:
             return
+        entry: Any = json.loads(value) if value is not None else None
         if counts_body(user, entry) == self._expected[user]:
             self._lagging.discard(user)
             if not self._lagging and self.agreed_at is None:

@@ -1,8 +1,9 @@
-"""Worker ingestion: the real `faust worker`, as the Procfile starts it, beside two baselines in one run.
+"""Worker ingestion: the real `faust worker`, as the Procfile starts it, beside three baselines in one run.
 
 A topic preloaded with the relay's own records (CloudEvents, keyed by user, 6 partitions) is consumed
 by: one INSERT+COMMIT per event (naive), a bare aiokafka -> COPY -> INSERT ON CONFLICT pipeline
-(bare, run before the worker and again after it; the ratio is against the mean of the two), and
+(bare, run before the worker and again after it; the ratio is against the mean of the two), the
+worker's own validated decode and chained insert alone (chained, after the worker), and
 the worker with every agent running, timed from /ready/ until audit_log holds every event and
 the counts table agrees for every user (read from its changelog, bench/changelog.py; every user's
 /counts/ is then checked, untimed). Completion mail goes to the dev SMTP sink and is timed too.
