@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import time
@@ -188,4 +189,14 @@ def test_sigusr1_logs_where_each_agent_waits(json_worker: Worker) -> None:
     )
     for agent in ("streams/audit/agents.py", "streams/notifications/agents.py", "streams/counts.py"):
         assert agent in dump, f"{agent} missing from {dump}"
+    partitions = wait_for(
+        lambda: next(
+            (line for line in json_worker.log().splitlines() if "task-events partitions" in line), None
+        ),
+        what="the partitions in the SIGUSR1 dump",
+    )
+    # An idle worker has handed on everything it fetched, on every partition of its topic.
+    stands = re.findall(r"\[(\d)\] fetched to (\d+), next to hand on (\d+),", str(partitions))
+    assert sorted(int(p) for p, _, _ in stands) == list(range(6)), partitions
+    assert all(fetched == handing for _, fetched, handing in stands), partitions
     assert json_worker.get("/ready/")[0] == 200, "the worker carries on after the dump"
