@@ -59,6 +59,22 @@ def audit_count(engine: Engine) -> int:
         return int(conn.scalar(select(func.count()).select_from(AuditLog)) or 0)
 
 
+def missing_diagnosis(engine: Engine, events: list[TaskEvent], worker: Worker) -> str:
+    """Which events (by position in the stream) the audit trail lacks, and what the worker said."""
+    with engine.connect() as conn:
+        audited = {str(event_id) for event_id in conn.scalars(select(AuditLog.event_id))}
+    missing = [n for n, e in enumerate(events) if str(e.event_id) not in audited]
+    complaints = [line for line in worker.log().splitlines() if "WARNING" in line or "ERROR" in line]
+    return (
+        f"{len(missing)} of {len(events)} events never audited, at stream positions"
+        f" {missing[:3]}..{missing[-3:]}; the worker's /ready/: {worker.get('/ready/')};"
+        f" its last warnings:\n"
+        + "\n".join(complaints[-15:])
+        + "\nits last lines:\n"
+        + "\n".join(worker.log().splitlines()[-15:])
+    )
+
+
 @pytest.fixture
 def new_worker(
     database_url: str,
@@ -143,7 +159,10 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
 
     second = new_worker(KAFKA_PRODUCER_MAX_BATCH_BYTES="1", **uncapped)
     second.wait_ready()
-    wait_for(lambda: audit_count(engine) == len(events), timeout=60, what="every event audited")
+    try:
+        wait_for(lambda: audit_count(engine) == len(events), timeout=60, what="every event audited")
+    except AssertionError as exc:
+        raise AssertionError(missing_diagnosis(engine, events, second)) from exc
     with engine.connect() as conn:
         assert conn.scalar(select(func.count(func.distinct(AuditLog.event_id)))) == len(events)
     wait_for(lambda: second.get(f"/counts/{user}/") == (200, expected_counts(user, len(events))), timeout=30)
