@@ -88,33 +88,49 @@ def observe_count_updates(settled: Iterable[tuple[str, bool]]) -> None:
         COUNT_UPDATES.labels(event_type, "counted" if counted else "duplicate").inc()
 
 
-def consumer_lag(topic: str) -> dict[int, int]:
-    """Messages between each assigned partition's committed offset and its end, for one topic."""
+def consumer_offsets(topic: str) -> dict[int, tuple[int, int]]:
+    """Per assigned partition of one topic: (committed offset, messages between it and the end).
+
+    Only partitions whose end this worker has seen are reported.
+    """
     consumer = app.consumer
     # Faust keeps the group's committed offsets here (read at assignment, updated on each commit);
     # there is no public accessor. A partition never committed counts from 0.
     committed: dict[Any, int | None] = getattr(consumer, "_committed_offset", {})
-    lag: dict[int, int] = {}
+    offsets: dict[int, tuple[int, int]] = {}
     try:
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp) if tp.topic == topic else None
             if highwater is not None:
-                lag[tp.partition] = max(0, highwater - (committed.get(tp) or 0))
+                at = committed.get(tp) or 0
+                offsets[tp.partition] = (at, max(0, highwater - at))
     except Exception as exc:  # not started, or mid-rebalance: report nothing rather than fail the scrape
-        log.debug("consumer lag unavailable: %s", exc)
-    return lag
+        log.debug("consumer offsets unavailable: %s", exc)
+    return offsets
 
 
 class WorkerCollector(Collector):
-    """Consumer lag per partition and the counts table's size, read at scrape time."""
+    """Consumer lag and committed offset per partition, and the counts table's size, read at scrape time.
+
+    The committed offset is what tells a stalled partition from a slow one: lag above zero while
+    it stays put (the TodoConsumerStalled alert). A worker once sat ready and idle with a
+    partition's tail unread; its lag alone stayed under every threshold.
+    """
 
     def collect(self) -> Iterator[Metric]:
-        """Yield the lag gauge and the table-size gauge."""
+        """Yield the lag and committed-offset gauges and the table-size gauge."""
         lag = GaugeMetricFamily("todo_worker_consumer_lag", "Messages not yet committed, per partition.",
                                 labels=["topic", "partition"])  # fmt: skip
-        for partition, behind in sorted(consumer_lag(settings.task_events_topic).items()):
-            lag.add_metric([settings.task_events_topic, str(partition)], behind)
+        committed = GaugeMetricFamily(
+            "todo_worker_committed_offset", "The consumer group's committed offset, per partition.",
+            labels=["topic", "partition"],
+        )  # fmt: skip
+        topic = settings.task_events_topic
+        for partition, (at, behind) in sorted(consumer_offsets(topic).items()):
+            lag.add_metric([topic, str(partition)], behind)
+            committed.add_metric([topic, str(partition)], at)
         yield lag
+        yield committed
         table: Any = app.tables.get(COUNTS_TABLE)
         yield GaugeMetricFamily("todo_worker_counts_users", "Users in this worker's counts table.",
                                 value=len(table) if table is not None else 0)  # fmt: skip

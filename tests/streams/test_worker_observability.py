@@ -133,16 +133,42 @@ def _is_json_object(line: str) -> bool:
     return isinstance(body, dict) and {"time", "level", "logger", "message"} <= body.keys()
 
 
-def lag_by_partition(worker: Worker) -> dict[str, float]:
-    """The worker's todo_worker_consumer_lag samples by partition."""
+def by_partition(worker: Worker, gauge: str) -> dict[str, float]:
+    """One of the worker's per-partition gauges, by partition."""
     with urllib.request.urlopen(f"{worker.url}/metrics", timeout=10) as response:  # noqa: S310
         families = text_string_to_metric_families(response.read().decode())
-    return {
-        s.labels["partition"]: s.value
-        for f in families
-        for s in f.samples
-        if s.name == "todo_worker_consumer_lag"
-    }
+    return {s.labels["partition"]: s.value for f in families for s in f.samples if s.name == gauge}
+
+
+def lag_by_partition(worker: Worker) -> dict[str, float]:
+    """The worker's todo_worker_consumer_lag samples by partition."""
+    return by_partition(worker, "todo_worker_consumer_lag")
+
+
+def committed_by_partition(worker: Worker) -> dict[str, float]:
+    """The worker's todo_worker_committed_offset samples by partition."""
+    return by_partition(worker, "todo_worker_committed_offset")
+
+
+def test_a_worker_that_settles_events_commits_past_them_and_shows_no_lag(
+    json_worker: Worker, kafka_bootstrap: str, module_topics: Topics
+):
+    wait_for(lambda: lag_by_partition(json_worker).get("4") == 0, what="partition 4 caught up")
+    before = committed_by_partition(json_worker)["4"]
+    events = [
+        new_event(
+            event_type="created", user_id="settled", task_id=n, title="t", description="", completed=False
+        )
+        for n in range(3)
+    ]
+    produce_to(kafka_bootstrap, module_topics.events, [(4, b"settled", bare(e), []) for e in events])
+    wait_for(
+        lambda: (
+            (committed_by_partition(json_worker)["4"], lag_by_partition(json_worker)["4"]) == (before + 3, 0)
+        ),
+        timeout=30,
+        what="the offset committed past the three events",
+    )
 
 
 def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
@@ -163,6 +189,7 @@ def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
         stalled.wait_ready()
         wait_for(lambda: len(lag_by_partition(stalled)) == kafka_topics.partitions, what="a lag series each")
         before = lag_by_partition(stalled)["2"]
+        committed = committed_by_partition(stalled)["2"]
         events = [
             new_event(
                 event_type="created", user_id="lagging", task_id=n, title="t", description="", completed=False
@@ -175,6 +202,7 @@ def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
         )
         time.sleep(3)  # past Faust's commit interval: still nothing committed
         assert lag_by_partition(stalled)["2"] == before + 5
+        assert committed_by_partition(stalled)["2"] == committed  # lag that stays: what the stall alert reads
     finally:
         stalled.stop()
 
