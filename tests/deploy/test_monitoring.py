@@ -81,6 +81,7 @@ def test_promtool_accepts_the_rules(render: Render, tmp_path: Path):
         "TodoOutboxBacklogOld",
         "TodoOutboxEventsParked",
         "TodoConsumerLagHigh",
+        "TodoConsumerStalled",
         "TodoRelayNotLeading",
     ]
     result = subprocess.run(
@@ -101,16 +102,22 @@ def test_promtool_unit_tests_fire_each_alert_when_it_should_and_not_before(rende
 
 def test_alert_thresholds_come_from_values(render: Render, tmp_path: Path):
     rules = rendered_rules(
-        render, tmp_path, "monitoring.prometheusRule.consumerLag=50", "monitoring.prometheusRule.for=15m"
+        render,
+        tmp_path,
+        "monitoring.prometheusRule.consumerLag=50",
+        "monitoring.prometheusRule.for=15m",
+        "monitoring.prometheusRule.stallWindow=30m",
     )
     by_name = {r["alert"]: r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]}
     assert by_name["TodoConsumerLagHigh"]["expr"] == "sum(todo_worker_consumer_lag) > 50"
     assert by_name["TodoConsumerLagHigh"]["for"] == "15m"
+    assert "changes(todo_worker_committed_offset[30m])" in by_name["TodoConsumerStalled"]["expr"]
 
 
 def test_bad_monitoring_values_are_refused(refused: Callable[..., str]):
     assert "consumerLag" in refused("monitoring.prometheusRule.consumerLag=0")
     assert "for" in refused("monitoring.prometheusRule.for=soon")
+    assert "stallWindow" in refused("monitoring.prometheusRule.stallWindow=a while")
 
 
 def test_prometheus_may_reach_the_metrics_ports_through_the_network_policies(render: Render, find: Find):
