@@ -1,4 +1,5 @@
-"""Worker readiness: logged and served at GET /ready/ once the worker holds its partitions."""
+"""Worker readiness and liveness: GET /ready/ once the worker holds its partitions, GET /live/
+until an agent crashes (streams/crashes.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from faust.web import Request, Response, View
 
 from streams.app import app, settings
+from streams.crashes import crashes
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +57,13 @@ class Ready(View):
         """Report readiness and the partitions held."""
         ready = state.ready and not app.rebalancing
         return self.json(state.body() | {"ready": ready}, status=200 if ready else 503)
+
+
+@app.page("/live/")
+class Live(View):
+    """200 until an agent crashes; then 503 naming each crashed agent, until the pod restarts."""
+
+    async def get(self, request: Request) -> Response:
+        """Report liveness and, when not live, each crashed agent's count and last error."""
+        crashed = crashes.crashed()
+        return self.json({"live": not crashed, "crashed": crashed}, status=503 if crashed else 200)

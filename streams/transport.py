@@ -50,6 +50,7 @@ from enum import Enum
 from typing import Any, cast
 
 import aiokafka
+from faust.agents import current_agent
 from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.drivers import TRANSPORTS
 from faust.transport.drivers import aiokafka as driver
@@ -57,6 +58,7 @@ from faust.types import TP, Message
 from mode import ServiceT
 
 from shared.settings import get_settings
+from streams.crashes import crashes
 from streams.eager import step_eagerly
 
 SCHEME = "todo-kafka"
@@ -314,6 +316,14 @@ class Consumer(driver.Consumer):
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
+
+    # -- agents crashing ------------------------------------------------------------------------
+
+    async def on_task_error(self, exc: BaseException) -> None:
+        """An agent crashed (Faust restarts it): count it against the agent (streams/crashes.py)."""
+        agent = current_agent()
+        crashes.record(agent.name if agent is not None else "unknown", exc)
+        await super().on_task_error(exc)
 
     # -- commits -------------------------------------------------------------------------------
 
