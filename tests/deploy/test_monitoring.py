@@ -82,6 +82,7 @@ def test_promtool_accepts_the_rules(render: Render, tmp_path: Path):
         "TodoOutboxEventsParked",
         "TodoConsumerLagHigh",
         "TodoConsumerStalled",
+        "TodoWorkerAgentCrashed",
         "TodoRelayNotLeading",
     ]
     result = subprocess.run(

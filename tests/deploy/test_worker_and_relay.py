@@ -37,11 +37,11 @@ def _group_timing(settings: Settings) -> tuple[float, float, float]:
     )
 
 
-def _ready_path() -> str:
-    """The path streams/readiness.py serves its readiness view at."""
+def _view_path(view: str) -> str:
+    """The path streams/readiness.py serves one of its views at."""
     source = (ROOT / "streams" / "readiness.py").read_text()
-    match = re.search(r'@app\.page\("([^"]+)"\)\nclass Ready\b', source)
-    assert match, "streams/readiness.py no longer registers the Ready view with @app.page"
+    match = re.search(rf'@app\.page\("([^"]+)"\)\nclass {view}\b', source)
+    assert match, f"streams/readiness.py no longer registers the {view} view with @app.page"
     return match[1]
 
 
@@ -80,17 +80,18 @@ def test_worker_canonical_url_is_its_pod_ip_declared_before_use(render, find, po
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
-def test_worker_probes_ready_on_ready_and_lives_on_a_socket(render, find, value_set):
+def test_worker_probes_ready_on_ready_and_live_on_live(render, find, value_set):
     docs = render(value_set)
     container = _container(docs, find, *WORKER)
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     readiness = container["readinessProbe"]["httpGet"]
-    assert readiness["path"] == _ready_path() == "/ready/"
+    assert readiness["path"] == _view_path("Ready") == "/ready/"
     assert ports[readiness["port"]] == Settings().worker_web_port
     liveness = container["livenessProbe"]
     # /ready/ answers 503 through every rebalance; a liveness check on it would restart the group.
-    assert "httpGet" not in liveness
-    assert ports[liveness["tcpSocket"]["port"]] == Settings().worker_web_port
+    # /live/ answers 503 only once an agent crashed (tests/streams/test_worker_live.py).
+    assert liveness["httpGet"]["path"] == _view_path("Live") == "/live/"
+    assert ports[liveness["httpGet"]["port"]] == Settings().worker_web_port
     rebalance = float(VALUES["worker"]["broker"]["rebalanceTimeout"])
     assert liveness["periodSeconds"] * liveness["failureThreshold"] > rebalance
 
