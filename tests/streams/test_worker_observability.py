@@ -150,18 +150,23 @@ def committed_by_partition(worker: Worker) -> dict[str, float]:
     return by_partition(worker, "todo_worker_committed_offset")
 
 
+def send_created(bootstrap: str, topic: str, *, partition: int, user_id: str, count: int) -> None:
+    """`count` created events of one user, straight to one partition."""
+    events = [
+        new_event(
+            event_type="created", user_id=user_id, task_id=n, title="t", description="", completed=False
+        )
+        for n in range(count)
+    ]
+    produce_to(bootstrap, topic, [(partition, user_id.encode(), bare(e), []) for e in events])
+
+
 def test_a_worker_that_settles_events_commits_past_them_and_shows_no_lag(
     json_worker: Worker, kafka_bootstrap: str, module_topics: Topics
 ):
     wait_for(lambda: lag_by_partition(json_worker).get("4") == 0, what="partition 4 caught up")
     before = committed_by_partition(json_worker)["4"]
-    events = [
-        new_event(
-            event_type="created", user_id="settled", task_id=n, title="t", description="", completed=False
-        )
-        for n in range(3)
-    ]
-    produce_to(kafka_bootstrap, module_topics.events, [(4, b"settled", bare(e), []) for e in events])
+    send_created(kafka_bootstrap, module_topics.events, partition=4, user_id="settled", count=3)
     wait_for(
         lambda: (
             (committed_by_partition(json_worker)["4"], lag_by_partition(json_worker)["4"]) == (before + 3, 0)
@@ -190,13 +195,7 @@ def test_consumer_lag_counts_what_a_worker_without_its_database_cannot_commit(
         wait_for(lambda: len(lag_by_partition(stalled)) == kafka_topics.partitions, what="a lag series each")
         before = lag_by_partition(stalled)["2"]
         committed = committed_by_partition(stalled)["2"]
-        events = [
-            new_event(
-                event_type="created", user_id="lagging", task_id=n, title="t", description="", completed=False
-            )
-            for n in range(5)
-        ]
-        produce_to(kafka_bootstrap, kafka_topics.events, [(2, b"lagging", bare(e), []) for e in events])
+        send_created(kafka_bootstrap, kafka_topics.events, partition=2, user_id="lagging", count=5)
         wait_for(
             lambda: lag_by_partition(stalled)["2"] == before + 5, timeout=30, what="lag 5 on partition 2"
         )
