@@ -40,7 +40,7 @@ def test_the_dashboard_ships_in_a_configmap_the_grafana_sidecar_picks_up(render:
 def test_the_dashboard_covers_the_pipeline():
     dashboard = json.loads(DASHBOARD.read_text())
     titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])
-    for topic in ("throughput", "lag", "latency", "dead letters", "outbox", "errors"):
+    for topic in ("throughput", "lag", "latency", "dead letters", "outbox", "errors", "committed", "crashes"):
         assert topic in titles, f"no panel about {topic}"
     for panel in dashboard["panels"]:
         for target in panel.get("targets", []):
