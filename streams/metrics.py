@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 from shared.events import TaskEvent
 from streams.app import app, settings
+from streams.crashes import AGENT_CRASHES
 
 log = logging.getLogger(__name__)
 COUNTS_TABLE = "user_to_counts"
@@ -134,6 +135,17 @@ class WorkerCollector(Collector):
         table: Any = app.tables.get(COUNTS_TABLE)
         yield GaugeMetricFamily("todo_worker_counts_users", "Users in this worker's counts table.",
                                 value=len(table) if table is not None else 0)  # fmt: skip
+
+
+@app.task
+async def start_agent_crash_counts() -> None:
+    """Each agent's crash counter at 0 from the start: dashboards and `increase()` see it before a crash.
+
+    A labelled counter has no series until its first label is used; the first crash would then be
+    the series' first sample, which `increase()` cannot tell from a counter that was always there.
+    """
+    for name in app.agents:
+        AGENT_CRASHES.labels(name)
 
 
 # Its own registry, so that only the worker's /metrics reads Faust's consumer and tables (a web app

@@ -68,6 +68,19 @@ def test_the_worker_serves_prometheus_metrics(json_worker: Worker):
         assert response.headers["Content-Type"].startswith("text/plain")
         names = {f.name for f in text_string_to_metric_families(response.read().decode())}
     assert {"todo_worker_events", "todo_worker_consumer_lag", "todo_worker_batch_size"} <= names
+    # Every agent's crash counter is there at 0 before any crash (a dashboard and increase() see it).
+    with urllib.request.urlopen(f"{json_worker.url}/metrics", timeout=10) as response:  # noqa: S310
+        families = text_string_to_metric_families(response.read().decode())
+    crashes = {
+        s.labels["agent"]: s.value
+        for f in families
+        for s in f.samples
+        if s.name == "todo_worker_agent_crashes_total"
+    }
+    assert crashes == dict.fromkeys(
+        ["streams.activity.count_activity", "streams.audit.agents.audit", "streams.counts.tally",
+         "streams.notifications.agents.notifications"], 0.0,
+    )  # fmt: skip
 
 
 def test_every_line_the_worker_writes_is_a_json_object(json_worker: Worker):
