@@ -64,14 +64,15 @@ def missing_diagnosis(engine: Engine, events: list[TaskEvent], worker: Worker) -
     with engine.connect() as conn:
         audited = {str(event_id) for event_id in conn.scalars(select(AuditLog.event_id))}
     missing = [n for n, e in enumerate(events) if str(e.event_id) not in audited]
-    complaints = [line for line in worker.log().splitlines() if "WARNING" in line or "ERROR" in line]
+    lines = worker.log().splitlines()
+    complaints = [line for line in lines if "WARNING" in line or "ERROR" in line]
     return (
         f"{len(missing)} of {len(events)} events never audited, at stream positions"
         f" {missing[:3]}..{missing[-3:]}; the worker's /ready/: {worker.get('/ready/')};"
         f" its last warnings:\n"
         + "\n".join(complaints[-15:])
         + "\nits last lines:\n"
-        + "\n".join(worker.log().splitlines()[-15:])
+        + "\n".join(lines[-15:])
     )
 
 

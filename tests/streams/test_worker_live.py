@@ -8,13 +8,11 @@ nothing, and the worker stayed Ready.
 
 from __future__ import annotations
 
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, func, select
 
 from devstack.kafka import create_topics
@@ -29,13 +27,10 @@ pytestmark = pytest.mark.slow
 
 def crashes_of(worker: Worker, agent: str) -> float:
     """The worker's todo_worker_agent_crashes_total for one agent."""
-    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=10) as response:  # noqa: S310
-        families = text_string_to_metric_families(response.read().decode())
     return sum(
-        s.value
-        for f in families
-        for s in f.samples
-        if s.name == "todo_worker_agent_crashes_total" and s.labels["agent"] == agent
+        value
+        for labels, value in worker.samples("todo_worker_agent_crashes_total")
+        if labels["agent"] == agent
     )
 
 

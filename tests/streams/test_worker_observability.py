@@ -69,13 +69,8 @@ def test_the_worker_serves_prometheus_metrics(json_worker: Worker):
         names = {f.name for f in text_string_to_metric_families(response.read().decode())}
     assert {"todo_worker_events", "todo_worker_consumer_lag", "todo_worker_batch_size"} <= names
     # Every agent's crash counter is there at 0 before any crash (a dashboard and increase() see it).
-    with urllib.request.urlopen(f"{json_worker.url}/metrics", timeout=10) as response:  # noqa: S310
-        families = text_string_to_metric_families(response.read().decode())
     crashes = {
-        s.labels["agent"]: s.value
-        for f in families
-        for s in f.samples
-        if s.name == "todo_worker_agent_crashes_total"
+        labels["agent"]: value for labels, value in json_worker.samples("todo_worker_agent_crashes_total")
     }
     assert crashes == dict.fromkeys(
         ["streams.activity.count_activity", "streams.audit.agents.audit", "streams.counts.tally",
@@ -148,9 +143,7 @@ def _is_json_object(line: str) -> bool:
 
 def by_partition(worker: Worker, gauge: str) -> dict[str, float]:
     """One of the worker's per-partition gauges, by partition."""
-    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=10) as response:  # noqa: S310
-        families = text_string_to_metric_families(response.read().decode())
-    return {s.labels["partition"]: s.value for f in families for s in f.samples if s.name == gauge}
+    return {labels["partition"]: value for labels, value in worker.samples(gauge)}
 
 
 def lag_by_partition(worker: Worker) -> dict[str, float]:
